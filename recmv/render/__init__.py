@@ -1,0 +1,1 @@
+"""Cameras, ray casting and rendering."""

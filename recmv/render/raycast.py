@@ -1,0 +1,151 @@
+"""Exact visibility by ray casting against triangle meshes (warp BVH; CPU or CUDA).
+
+Used for synthetic renders (masks, parsing, normals, depth), visibility tests and face-id renders.
+Not differentiable: gradients flow through the barycentric interpolation done in PyTorch afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recmv.render.camera import PinholeCamera
+
+
+@functools.lru_cache(maxsize=1)
+def _warp():
+    import warp as wp
+
+    wp.config.quiet = True
+    wp.init()
+    return wp
+
+
+@dataclass
+class RayHits:
+    """Closest hits of N rays.
+
+    face: [N] int64 hit face index, -1 for a miss.
+    t: [N] distance along the (unit) ray, 0 for a miss.
+    barycentric: [N, 3] weights of the face's three vertices, 0 for a miss.
+    """
+
+    face: torch.Tensor
+    t: torch.Tensor
+    barycentric: torch.Tensor
+
+    @property
+    def hit(self) -> torch.Tensor:
+        return self.face >= 0
+
+
+def cast_rays(
+    vertices: torch.Tensor, faces: torch.Tensor, origins: torch.Tensor, directions: torch.Tensor
+) -> RayHits:
+    """Closest intersection of each ray with a triangle mesh.
+
+    Args:
+        vertices: [V, 3] mesh vertices.
+        faces: [F, 3] triangle indices.
+        origins: [N, 3] ray origins.
+        directions: [N, 3] unit ray directions.
+    Returns:
+        RayHits for the N rays, on the device of `origins`.
+    """
+    from recmv.render.raycast_kernels import cast_rays_kernel
+
+    wp = _warp()
+    device = "cuda" if origins.is_cuda else "cpu"
+    n = origins.shape[0]
+    if faces.shape[0] == 0 or n == 0:
+        empty = torch.zeros(n, dtype=torch.float32, device=origins.device)
+        return RayHits(
+            torch.full((n,), -1, dtype=torch.int64, device=origins.device),
+            empty,
+            torch.zeros(n, 3, dtype=torch.float32, device=origins.device),
+        )
+    points = wp.array(vertices.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
+    indices = wp.array(
+        faces.detach().to(torch.int32).reshape(-1).contiguous().cpu().numpy(), dtype=wp.int32, device=device
+    )
+    mesh = wp.Mesh(points=points, indices=indices)
+    wp_origins = wp.array(origins.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
+    wp_dirs = wp.array(directions.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
+    out_face = wp.empty(n, dtype=wp.int32, device=device)
+    out_t = wp.empty(n, dtype=wp.float32, device=device)
+    out_bary = wp.empty(n, dtype=wp.vec3, device=device)
+    wp.launch(
+        cast_rays_kernel,
+        dim=n,
+        inputs=[mesh.id, wp_origins, wp_dirs, 1.0e6],
+        outputs=[out_face, out_t, out_bary],
+        device=device,
+    )
+    return RayHits(
+        face=torch.from_numpy(out_face.numpy().astype(np.int64)).to(origins.device),
+        t=torch.from_numpy(out_t.numpy()).to(origins.device),
+        barycentric=torch.from_numpy(out_bary.numpy()).to(origins.device),
+    )
+
+
+@dataclass
+class MeshRender:
+    """A face-id render of several meshes seen together (mutual occlusion included).
+
+    mesh_id: [H, W] int64 index of the visible mesh, -1 for background.
+    face: [H, W] int64 face index within that mesh, -1 for background.
+    barycentric: [H, W, 3] barycentric weights of the visible point.
+    depth: [H, W] camera-frame z of the visible point, 0 for background.
+    points: [H, W, 3] world position of the visible point, 0 for background.
+    """
+
+    mesh_id: torch.Tensor
+    face: torch.Tensor
+    barycentric: torch.Tensor
+    depth: torch.Tensor
+    points: torch.Tensor
+
+    @property
+    def foreground(self) -> torch.Tensor:
+        return self.mesh_id >= 0
+
+
+def render_meshes(
+    meshes: list[tuple[torch.Tensor, torch.Tensor]], camera: PinholeCamera
+) -> MeshRender:
+    """Render the face ids of several meshes through every pixel centre of `camera`.
+
+    Args:
+        meshes: list of (vertices [V_m, 3] world, faces [F_m, 3]).
+        camera: the camera; the render is camera.height x camera.width.
+    """
+    verts, faces, face_offsets = [], [], [0]
+    vert_offset = 0
+    for v, f in meshes:
+        verts.append(v.detach().float())
+        faces.append(f.long() + vert_offset)
+        vert_offset += v.shape[0]
+        face_offsets.append(face_offsets[-1] + f.shape[0])
+    device = meshes[0][0].device
+    all_verts = torch.cat(verts)
+    all_faces = torch.cat(faces)
+    origins, dirs = camera.image_rays(dtype=torch.float32)
+    h, w = camera.height, camera.width
+    hits = cast_rays(all_verts, all_faces, origins.reshape(-1, 3).to(device), dirs.reshape(-1, 3).to(device))
+    offsets = torch.tensor(face_offsets, device=device)
+    mesh_id = torch.bucketize(hits.face, offsets[1:], right=True)
+    mesh_id = torch.where(hits.hit, mesh_id, torch.full_like(mesh_id, -1))
+    local_face = torch.where(hits.hit, hits.face - offsets[mesh_id.clamp(min=0)], hits.face)
+    points = origins.reshape(-1, 3).to(device) + hits.t[:, None] * dirs.reshape(-1, 3).to(device)
+    points = torch.where(hits.hit[:, None], points, torch.zeros_like(points))
+    depth = torch.where(hits.hit, camera.to_camera(points)[:, 2], torch.zeros_like(hits.t))
+    return MeshRender(
+        mesh_id=mesh_id.reshape(h, w),
+        face=local_face.reshape(h, w),
+        barycentric=hits.barycentric.reshape(h, w, 3),
+        depth=depth.reshape(h, w),
+        points=points.reshape(h, w, 3),
+    )
