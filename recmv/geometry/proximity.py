@@ -1,0 +1,100 @@
+"""Closest points on a triangle mesh and the side a point lies on (warp BVH; CPU or CUDA)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@functools.lru_cache(maxsize=1)
+def _warp():
+    import warp as wp
+
+    wp.config.quiet = True
+    wp.init()
+    return wp
+
+
+@dataclass
+class ClosestPoints:
+    """Closest surface points of N query points.
+
+    points: [N, 3] closest points on the mesh.
+    inside: [N] bool, True where the query lies behind the surface (against the face normals).
+    face: [N] int64 closest face, -1 where nothing was within reach.
+    """
+
+    points: torch.Tensor
+    inside: torch.Tensor
+    face: torch.Tensor
+
+    def signed_distance(self, queries: torch.Tensor) -> torch.Tensor:
+        """[N] distance to the mesh, negative inside."""
+        distance = (queries - self.points).norm(dim=-1)
+        return torch.where(self.inside, -distance, distance)
+
+
+def closest_points(
+    vertices: torch.Tensor, faces: torch.Tensor, queries: torch.Tensor, max_distance: float = 1.0e3
+) -> ClosestPoints:
+    """Closest points on a mesh (vertices [V, 3], faces [F, 3]) to queries [N, 3].
+
+    The inside test uses the winding of the closest faces (warp's sign-by-normal), which is local and
+    so tolerates small holes (eye sockets, the open ends of a body mesh).
+    """
+    from recmv.geometry.proximity_kernels import closest_points_kernel
+
+    wp = _warp()
+    device = "cuda" if queries.is_cuda else "cpu"
+    n = queries.shape[0]
+    mesh = wp.Mesh(
+        points=wp.array(vertices.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device),
+        indices=wp.array(
+            faces.detach().to(torch.int32).reshape(-1).contiguous().cpu().numpy(), dtype=wp.int32, device=device
+        ),
+    )
+    wp_queries = wp.array(queries.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
+    out_points = wp.empty(n, dtype=wp.vec3, device=device)
+    out_sign = wp.empty(n, dtype=wp.float32, device=device)
+    out_face = wp.empty(n, dtype=wp.int32, device=device)
+    wp.launch(
+        closest_points_kernel,
+        dim=n,
+        inputs=[mesh.id, wp_queries, float(max_distance)],
+        outputs=[out_points, out_sign, out_face],
+        device=device,
+    )
+    return ClosestPoints(
+        points=torch.from_numpy(out_points.numpy()).to(queries),
+        inside=torch.from_numpy(out_sign.numpy() < 0).to(queries.device),
+        face=torch.from_numpy(out_face.numpy().astype(np.int64)).to(queries.device),
+    )
+
+
+def push_outside(
+    vertices: torch.Tensor, faces: torch.Tensor, points: torch.Tensor, margin: float
+) -> torch.Tensor:
+    """Move points [N, 3] that are inside the mesh, or closer than `margin` outside, to `margin` outside.
+
+    The move goes along the outward direction from the closest surface point (the face normal when
+    the point sits on the surface).
+    """
+    closest = closest_points(vertices, faces, points)
+    signed = closest.signed_distance(points)
+    needs = signed < margin
+    if not bool(needs.any()):
+        return points
+    face_normals = _face_normals(vertices.to(points), faces)
+    normal = face_normals[closest.face.clamp(min=0)]
+    offset = closest.points + margin * normal
+    return torch.where(needs[:, None], offset, points)
+
+
+def _face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """[F, 3] unit face normals (right-handed winding)."""
+    tri = vertices[faces.long()]
+    normal = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)
+    return normal / normal.norm(dim=-1, keepdim=True).clamp(min=1e-12)

@@ -1,0 +1,1 @@
+"""Synthetic clothed-body subjects with exact ground truth (`recmv synth`)."""
