@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
-
-@functools.lru_cache(maxsize=1)
-def _warp():
-    import warp as wp
-
-    wp.config.quiet = True
-    wp.init()
-    return wp
+from recmv.geometry.warp_runtime import load_warp, warp_device
 
 
 @dataclass
@@ -38,30 +31,46 @@ class ClosestPoints:
 
 
 def closest_points(
-    vertices: torch.Tensor, faces: torch.Tensor, queries: torch.Tensor, max_distance: float = 1.0e3
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    queries: torch.Tensor,
+    max_distance: float = 1.0e3,
+    sign: Literal["normal", "winding"] = "normal",
 ) -> ClosestPoints:
     """Closest points on a mesh (vertices [V, 3], faces [F, 3]) to queries [N, 3].
 
-    The inside test uses the winding of the closest faces (warp's sign-by-normal), which is local and
-    so tolerates small holes (eye sockets, the open ends of a body mesh).
+    sign: how `inside` is decided. "normal": by the orientation of the closest face, which is local
+    and cheap. "winding": by the generalised winding number, which is robust to small holes (eye
+    sockets, the open ends of a body mesh) and to points far inside thin parts.
     """
-    from recmv.geometry.proximity_kernels import closest_points_kernel
+    from recmv.geometry import proximity_kernels
 
-    wp = _warp()
-    device = "cuda" if queries.is_cuda else "cpu"
+    wp = load_warp()
+    device = warp_device(queries)
     n = queries.shape[0]
+    if n == 0 or faces.shape[0] == 0:
+        return ClosestPoints(
+            points=queries.clone(),
+            inside=torch.zeros(n, dtype=torch.bool, device=queries.device),
+            face=torch.full((n,), -1, dtype=torch.int64, device=queries.device),
+        )
+    kernel = {
+        "normal": proximity_kernels.closest_points_normal_sign_kernel,
+        "winding": proximity_kernels.closest_points_winding_sign_kernel,
+    }[sign]
     mesh = wp.Mesh(
         points=wp.array(vertices.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device),
         indices=wp.array(
             faces.detach().to(torch.int32).reshape(-1).contiguous().cpu().numpy(), dtype=wp.int32, device=device
         ),
+        support_winding_number=sign == "winding",
     )
     wp_queries = wp.array(queries.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
     out_points = wp.empty(n, dtype=wp.vec3, device=device)
     out_sign = wp.empty(n, dtype=wp.float32, device=device)
     out_face = wp.empty(n, dtype=wp.int32, device=device)
     wp.launch(
-        closest_points_kernel,
+        kernel,
         dim=n,
         inputs=[mesh.id, wp_queries, float(max_distance)],
         outputs=[out_points, out_sign, out_face],

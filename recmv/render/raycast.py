@@ -6,22 +6,13 @@ Not differentiable: gradients flow through the barycentric interpolation done in
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from recmv.geometry.warp_runtime import load_warp, warp_device
 from recmv.render.camera import PinholeCamera
-
-
-@functools.lru_cache(maxsize=1)
-def _warp():
-    import warp as wp
-
-    wp.config.quiet = True
-    wp.init()
-    return wp
 
 
 @dataclass
@@ -57,8 +48,8 @@ def cast_rays(
     """
     from recmv.render.raycast_kernels import cast_rays_kernel
 
-    wp = _warp()
-    device = "cuda" if origins.is_cuda else "cpu"
+    wp = load_warp()
+    device = warp_device(origins)
     n = origins.shape[0]
     if faces.shape[0] == 0 or n == 0:
         empty = torch.zeros(n, dtype=torch.float32, device=origins.device)

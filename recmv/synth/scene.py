@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 # Share of the image height the body (arms raised included) may fill.
 _FILL = 0.8
-_MAX_BODY_EXTENT = 2.1
+_MAX_BODY_EXTENT = 1.9
 
 
 @dataclass

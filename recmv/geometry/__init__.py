@@ -1,0 +1,1 @@
+"""Pure geometric maths on tensors: rotations, closest points and other batched operations."""
