@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "validate",
     "skinning",
     "eval",
+    "demo",
 )
 
 

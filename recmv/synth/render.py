@@ -34,12 +34,13 @@ class SceneMesh:
 
 @dataclass
 class FrameImages:
-    """The images of one frame. rgb [H, W, 3] uint8; mask [H, W] bool; normal_png [H, W, 3] uint8;
-    parsing [H, W] uint8 ATR labels; depth [H, W] float (0 = background); mesh_id [H, W] (-1 = background)."""
+    """The images of one frame. rgb [H, W, 3] uint8; mask [H, W] bool; normals [H, W, 3] unit world
+    normals facing the camera (0 on the background); parsing [H, W] uint8 ATR labels; depth [H, W]
+    float (0 = background); mesh_id [H, W] (-1 = background)."""
 
     rgb: np.ndarray
     mask: np.ndarray
-    normal_png: np.ndarray
+    normals: np.ndarray
     parsing: np.ndarray
     depth: np.ndarray
     mesh_id: np.ndarray
@@ -53,14 +54,6 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     for corner in range(3):
         normals.index_add_(0, faces[:, corner].long(), face_normal)
     return normals / normals.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-
-
-def encode_normals(normals: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """World (OpenCV) unit normals [H, W, 3] -> REC-MV's 8-bit PNG: (n_x, -n_y, -n_z) * 0.5 + 0.5, 0 outside."""
-    pifuhd = normals * np.array([1.0, -1.0, -1.0])
-    png = np.clip(np.round((pifuhd * 0.5 + 0.5) * 255.0), 0, 255).astype(np.uint8)
-    png[~valid] = 0
-    return png
 
 
 def render_frame(
@@ -95,7 +88,7 @@ def render_frame(
     return FrameImages(
         rgb=np.clip(np.round(rgb.numpy() * 255.0), 0, 255).astype(np.uint8),
         mask=mask,
-        normal_png=encode_normals(normals.numpy(), mask),
+        normals=normals.numpy(),
         parsing=parsing.numpy(),
         depth=render.depth.numpy(),
         mesh_id=render.mesh_id.numpy(),

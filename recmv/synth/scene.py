@@ -19,7 +19,7 @@ from recmv.render.camera import PinholeCamera
 from recmv.synth.config import SynthConfig
 from recmv.synth.dynamics import HANGING_GARMENTS, animate_garment, garment_freedom, smooth_weights
 from recmv.synth.motions import motion_frames, motion_poses
-from recmv.tables import CURVES_BOUNDING, GARMENT_TYPES
+from recmv.tables import CURVES_BOUNDING, GARMENT_TYPES, LOWER_GARMENTS, UPPER_GARMENTS
 from recmv.templates.body_geometry import BodyGeometry
 from recmv.templates.garments import GarmentParams, GarmentTemplate, build_garment
 
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 # Share of the image height the body (arms raised included) may fill.
 _FILL = 0.8
 _MAX_BODY_EXTENT = 1.9
+# Gap between an upper garment and the waistband of the lower garment under it, metres.
+_LAYER_GAP = 0.012
 
 
 @dataclass
@@ -126,18 +128,30 @@ def subject_motion(config: SynthConfig, body: BodyModel) -> tuple[torch.Tensor, 
     return motion_poses(frames, canonical, body.landmark_joints)
 
 
+def layer_upper_over_lower(params: dict[str, GarmentParams]) -> None:
+    """Worn together, an upper garment hangs over the lower one's waistband: give it more room so the
+    two surfaces do not cross where they overlap."""
+    uppers = [k for k in params if k in UPPER_GARMENTS]
+    lowers = [k for k in params if k in LOWER_GARMENTS]
+    for upper in uppers:
+        for lower in lowers:
+            params[upper].looseness = max(params[upper].looseness, params[lower].looseness + _LAYER_GAP)
+
+
 def build_garments(config: SynthConfig, geometry: BodyGeometry, rng: np.random.Generator) -> list[GarmentTemplate]:
     external = None
     if config.external_garment_mesh or config.external_garment_labels:
         if not (config.external_garment_mesh and config.external_garment_labels):
             raise RecmvError("--garment-mesh and --garment-labels must be given together")
         external = load_external_garment(config.external_garment_mesh, config.external_garment_labels)
+    params = {kind: random_garment_params(kind, rng, config.garment_resolution) for kind in config.garments}
+    layer_upper_over_lower(params)
     templates = []
     for kind in config.garments:
         if external is not None and external.kind == kind:
             templates.append(external)
             continue
-        templates.append(build_garment(kind, geometry, random_garment_params(kind, rng, config.garment_resolution)))
+        templates.append(build_garment(kind, geometry, params[kind]))
     if external is not None and external.kind not in config.garments:
         templates.append(external)
     return templates

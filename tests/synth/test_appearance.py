@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from recmv.synth.appearance import face_labels, joint_regions
-from recmv.synth.render import encode_normals
+from recmv.data.formats import decode_normals, encode_normals
 from recmv.tables import ATR_LABELS
 
 # A toy skeleton: 0 pelvis, 1 spine, 2 neck, 3 head, 4 left collar, 5 left elbow, 6 left hip, 7 left ankle, 8 left toe.
@@ -45,3 +45,8 @@ def test_normal_encoding_is_rec_mv_pifuhd_convention():
     up = np.zeros((1, 1, 3))
     up[..., 1] = -1.0
     assert encode_normals(up, np.ones((1, 1), bool))[0, 0].tolist() == [128, 255, 128]
+    # Decoding inverts encoding up to 8-bit quantisation.
+    unit = np.random.default_rng(0).normal(size=(4, 4, 3))
+    unit /= np.linalg.norm(unit, axis=-1, keepdims=True)
+    decoded = decode_normals(encode_normals(unit, np.ones((4, 4), bool)))
+    assert np.abs(decoded - unit).max() < 1.0 / 255.0 + 1e-6

@@ -1,0 +1,192 @@
+"""Write a synthetic scene as a subject folder (REC-MV layout) with ground truth in `gt/`."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from recmv import fileio
+from recmv.data import formats
+from recmv.data.subject import SubjectMeta
+from recmv.geometry.mesh_io import write_mesh
+from recmv.synth.appearance import (
+    GARMENT_PALETTE,
+    SKIN_TONES,
+    Light,
+    body_vertex_labels,
+    face_labels,
+)
+from recmv.synth.config import NoiseParams, SynthConfig
+from recmv.synth.curves2d import VisibleCurve, visible_curve
+from recmv.synth.render import FrameImages, SceneMesh, render_frame
+from recmv.synth.scene import SynthScene, build_scene
+from recmv.tables import GARMENT_ATR_LABEL, curve_owners, subject_curves
+
+logger = logging.getLogger(__name__)
+
+
+def synthesize(config: SynthConfig, out: str | Path) -> str:
+    """Build and write a synthetic subject; returns a one-line summary."""
+    start = time.perf_counter()
+    scene = build_scene(config)
+    write_subject(scene, Path(out))
+    garments = ", ".join(g.template.kind for g in scene.garments)
+    return (
+        f"wrote {out}: {scene.frames} frames at {config.size}x{config.size}, garments {garments}, "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+
+
+def subject_meta(scene: SynthScene, name: str) -> SubjectMeta:
+    config = scene.config
+    garments = [g.template.kind for g in scene.garments]
+    rotation_end = config.frames - 1
+    large = [config.frames, scene.frames - 1] if config.large_motion else None
+    return SubjectMeta(
+        name=name,
+        garments=garments,
+        curves=list(subject_curves(garments)),
+        curve_owner=curve_owners(garments),
+        garment_boundaries={g.template.kind: list(g.template.boundaries) for g in scene.garments},
+        body=dict(scene.body_description),
+        segments={"rotation": [0, rotation_end], "large_motion": large},
+        keyframes=list(range(0, scene.frames, config.keyframe_every)),
+        image_size=[config.size, config.size],
+        skinning_grid={"center": scene.skinning_grid.center.tolist(), "extent": float(scene.skinning_grid.extent)},
+    )
+
+
+def scene_meshes(scene: SynthScene, frame: int, body_face_labels: torch.Tensor, skin: tuple) -> list[SceneMesh]:
+    """The body and garments of one frame, ready to render."""
+    meshes = [
+        SceneMesh(scene.body_vertices[frame], scene.body.faces, scene.canonical_body, body_face_labels, skin, False)
+    ]
+    for index, garment in enumerate(scene.garments):
+        template = garment.template
+        labels = torch.full((template.faces.shape[0],), GARMENT_ATR_LABEL[template.kind], dtype=torch.int64)
+        color = GARMENT_PALETTE[index % len(GARMENT_PALETTE)]
+        meshes.append(SceneMesh(garment.posed[frame], template.faces, template.vertices, labels, color, True))
+    return meshes
+
+
+def apply_mask_noise(images: FrameImages, noise: NoiseParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Erode or dilate the mask by up to `noise.mask_px` pixels; the parsing follows (new pixels take
+    the nearest label, lost pixels become background)."""
+    mask, parsing = images.mask, images.parsing
+    if noise.mask_px <= 0:
+        return mask, parsing
+    radius = int(rng.integers(-noise.mask_px, noise.mask_px + 1))
+    if radius == 0:
+        return mask, parsing
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1, 2 * abs(radius) + 1))
+    op = cv2.dilate if radius > 0 else cv2.erode
+    noisy = op(mask.astype(np.uint8), kernel).astype(bool)
+    return noisy, formats.fill_parsing(parsing, noisy)
+
+
+def apply_normal_noise(normals: np.ndarray, mask: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    if sigma <= 0:
+        return normals
+    noisy = normals + rng.normal(0.0, sigma, size=normals.shape)
+    noisy /= np.linalg.norm(noisy, axis=-1, keepdims=True).clip(min=1e-12)
+    return np.where(mask[..., None], noisy, 0.0)
+
+
+def noisy_poses(poses: torch.Tensor, degrees: float, rng: np.random.Generator) -> np.ndarray:
+    """Poses [F, J, 3] with Gaussian axis-angle noise of `degrees` standard deviation per component."""
+    if degrees <= 0:
+        return poses.numpy()
+    return poses.numpy() + rng.normal(0.0, math.radians(degrees), size=poses.shape).astype(np.float32)
+
+
+def frame_curves(scene: SynthScene, frame: int, owners: dict[str, str]) -> dict[str, torch.Tensor]:
+    """World 3D loops of every curve in one frame, each taken from the garment that owns it."""
+    loops = {}
+    for garment in scene.garments:
+        for curve, loop in garment.template.boundaries.items():
+            if owners.get(curve) == garment.template.kind or curve not in loops:
+                loops[curve] = garment.posed[frame][loop]
+    return loops
+
+
+def write_keyframe_curves(out: Path, frame: int, curves: list[VisibleCurve], size: int) -> None:
+    stem = f"{frame:06d}"
+    dense = {c.name: c.dense_points for c in curves if len(c.stretches)}
+    pairs = {c.name: c.endpoint_pairs for c in curves if len(c.stretches)}
+    formats.write_labelme(out / "mask2fl" / f"{stem}.json", dense, image_size=(size, size), image_path=f"../imgs/{stem}.png")
+    formats.write_labelme(
+        out / "featurelines" / f"{stem}.json", pairs, image_size=(size, size), image_path=f"../imgs/{stem}.png"
+    )
+
+
+def write_gt_canonical(scene: SynthScene, out: Path, owners: dict[str, str]) -> None:
+    gt = out / "gt"
+    canonical_curves = {}
+    for garment in scene.garments:
+        template = garment.template
+        folder = gt / "garments" / template.kind
+        write_mesh(folder / "canonical.obj", template.vertices, template.faces)
+        fileio.write_json(folder / "boundaries.json", {k: v.tolist() for k, v in template.boundaries.items()})
+        for curve, loop in template.boundaries.items():
+            if owners.get(curve) == template.kind or curve not in canonical_curves:
+                canonical_curves[curve] = template.vertices[loop].tolist()
+    fileio.write_json(gt / "curves" / "canonical.json", canonical_curves)
+    write_mesh(gt / "body" / "canonical.obj", scene.canonical_body, scene.body.faces)
+
+
+def write_subject(scene: SynthScene, out: Path) -> None:
+    """Write every file of the subject folder and its `gt/`."""
+    config = scene.config
+    rng = np.random.default_rng(config.seed + 1)
+    meta = subject_meta(scene, out.name)
+    owners = meta.curve_owner
+    keyframes = set(meta.keyframes)
+    rest_labels = body_vertex_labels(
+        scene.body.skinning_weights, scene.canonical_body, scene.body.parents.tolist(), scene.body.landmark_joints
+    )
+    body_face_labels = face_labels(rest_labels, scene.body.faces)
+    skin = SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]
+    light = Light()
+
+    for frame in tqdm(range(scene.frames), desc="synth: render", unit="frame"):
+        stem = f"{frame:06d}"
+        meshes = scene_meshes(scene, frame, body_face_labels, skin)
+        images = render_frame(meshes, scene.camera, light)
+        mask, parsing = apply_mask_noise(images, config.noise, rng)
+        normals = apply_normal_noise(images.normals, images.mask, config.noise.normal_sigma, rng)
+        formats.write_image(out / "imgs" / f"{stem}.png", images.rgb)
+        formats.write_mask(out / "masks" / f"{stem}.png", mask)
+        formats.write_normal_map(out / "normals" / f"{stem}.png", normals, images.mask)
+        formats.write_parsing(out / "parsing_SCH_ATR" / f"{stem}.npy", parsing)
+        formats.write_mask_parsing(
+            out / "parsing_SCH_ATR" / f"mask_parsing_{stem}.npy", formats.fill_parsing(parsing, mask)
+        )
+        for garment in scene.garments:
+            write_mesh(out / "gt" / "garments" / garment.template.kind / f"{stem}.obj", garment.posed[frame], garment.template.faces)
+        write_mesh(out / "gt" / "body" / f"{stem}.obj", scene.body_vertices[frame], scene.body.faces)
+        loops = frame_curves(scene, frame, owners)
+        fileio.write_json(out / "gt" / "curves" / f"{stem}.json", {k: v.tolist() for k, v in loops.items()})
+        if frame in keyframes:
+            scene_geometry = [(m.vertices, m.faces) for m in meshes]
+            curves = [visible_curve(name, loop, scene_geometry, scene.camera) for name, loop in loops.items()]
+            write_keyframe_curves(out, frame, curves, config.size)
+
+    write_gt_canonical(scene, out, owners)
+    formats.write_camera(out / "camera.npz", scene.camera)
+    formats.write_body_params(
+        out / "smpl_rec.npz",
+        formats.BodyParams(
+            poses=noisy_poses(scene.poses, config.noise.pose_degrees, rng),
+            shape=scene.shape.numpy(),
+            trans=scene.transl.numpy(),
+        ),
+    )
+    scene.skinning_grid.save(out / "diffused_skinning_weights.npy")
+    meta.save(out / "subject.json")
