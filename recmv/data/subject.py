@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from recmv import fileio
-from recmv.errors import InputFileError, RecmvError
+from recmv.errors import InputFileError
 from recmv.tables import (
     ATR_LABELS,
     BODY_JOINT_COUNTS,
@@ -178,14 +178,14 @@ def infer_subject_meta(subject: Path) -> SubjectMeta:
         poses = data["poses"] if "poses" in data.files else None
     joints = None if poses is None else (poses.shape[1] if poses.ndim == 3 else poses.shape[-1] // 3)
     if joints != BODY_JOINT_COUNTS["anny"]:
-        raise RecmvError(
-            f"{subject / SUBJECT_FILE} is missing: write one that names the body model "
-            f"(smpl_rec.npz has {joints} joints; an SMPL subject needs 'body': "
-            '{"model": "smpl", "model_path": "<your SMPL .pkl/.npz>"})'
+        raise InputFileError(
+            subject / SUBJECT_FILE,
+            f"missing: write one that names the body model (smpl_rec.npz has {joints} joints; an SMPL "
+            'subject needs "body": {"model": "smpl", "model_path": "<your SMPL .pkl/.npz>"})',
         )
     garments = _garments_from_parsing(subject)
     if not garments:
-        raise RecmvError(f"{subject / SUBJECT_FILE} is missing and the parsing maps show no garment to infer")
+        raise InputFileError(subject / SUBJECT_FILE, "missing, and the parsing maps show no garment to infer it from")
     annotated = frame_stems(subject / "mask2fl", (".json",)) or frame_stems(subject / "featurelines", (".json",))
     keyframes = [int(s) for s in annotated]
     frames = len(frame_stems(subject / "imgs", (".png", ".jpg", ".jpeg")))

@@ -46,18 +46,20 @@ class _Collector:
         return None
 
 
-def _check_frames(subject: Path, found: _Collector) -> list[str]:
-    """Frame stems of imgs/, checked for gaps and equal sizes. Returns the stems."""
+def _check_frames(subject: Path, found: _Collector) -> tuple[list[str], int]:
+    """Frame stems of imgs/ that are numbered right (0, 1, ... up to a gap), and the number of frames."""
     stems = frame_stems(subject / "imgs", IMAGE_SUFFIXES)
     if not stems:
         found.add(subject / "imgs", "no frames found (expected 000000.png, 000001.png, ...)")
-        return []
+        return [], 0
     expected = [f"{i:06d}" for i in range(len(stems))]
     if stems != expected:
         missing = sorted(set(expected) - set(stems))
         first = missing[0] if missing else next(s for s, e in zip(stems, expected) if s != e)
         found.add(subject / "imgs", f"frame numbering has a gap: expected 0..{len(stems) - 1} without gaps, {first} is missing")
-    return stems
+        # Check the other folders only over the frames that are numbered right.
+        return [s for s in stems if s in set(expected)], len(stems)
+    return stems, len(stems)
 
 
 def _image_files(folder: Path) -> dict[str, Path]:
@@ -157,12 +159,12 @@ def validate_subject(subject: str | Path) -> list[ValidationProblem]:
     if meta is not None:
         for problem in meta.problems():
             found.add(subject / SUBJECT_FILE, problem)
-    stems = _check_frames(subject, found)
+    stems, frames = _check_frames(subject, found)
     size = _check_images(subject, stems, found)
     _check_masks(subject, stems, size, found)
     _check_parsing(subject, stems, size, found)
     _check_curves(subject, meta, found)
     found.run(formats.read_camera, subject / "camera.npz", size or (1, 1))
-    _check_body(subject, meta, len(stems), found)
+    _check_body(subject, meta, frames, found)
     _check_skinning_grid(subject, meta, found)
     return found.problems
