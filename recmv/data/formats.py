@@ -32,7 +32,7 @@ CAMERA_KEYS = ("fx", "fy", "cx", "cy", "quat", "T")
 
 
 def write_image(path: PathLike, rgb: np.ndarray) -> None:
-    """Write an 8-bit RGB image [H, W, 3] (PNG or JPG by suffix)."""
+    """Write an 8-bit image, RGB [H, W, 3] or grey [H, W] (PNG or JPG by suffix)."""
     path = Path(path)
     with fileio.atomic_path(path) as tmp:
         iio.imwrite(tmp, rgb, extension=path.suffix)
@@ -50,13 +50,7 @@ def read_image(path: PathLike) -> np.ndarray:
 
 def write_mask(path: PathLike, mask: np.ndarray) -> None:
     """Write a boolean mask [H, W] as an 8-bit PNG (255 = foreground)."""
-    write_image_gray(path, mask.astype(np.uint8) * 255)
-
-
-def write_image_gray(path: PathLike, gray: np.ndarray) -> None:
-    path = Path(path)
-    with fileio.atomic_path(path) as tmp:
-        iio.imwrite(tmp, gray, extension=path.suffix)
+    write_image(path, mask.astype(np.uint8) * 255)
 
 
 def read_mask(path: PathLike) -> np.ndarray:

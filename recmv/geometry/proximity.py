@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from recmv.geometry.warp_runtime import load_warp, warp_device
+from recmv.geometry.warp_runtime import load_warp, warp_device, warp_mesh, warp_vectors
 
 
 @dataclass
@@ -43,7 +43,7 @@ def closest_points(
     and cheap. "winding": by the generalised winding number, which is robust to small holes (eye
     sockets, the open ends of a body mesh) and to points far inside thin parts.
     """
-    from recmv.geometry import proximity_kernels
+    from recmv.geometry.proximity_kernels import closest_points_kernel
 
     wp = load_warp()
     device = warp_device(queries)
@@ -54,25 +54,15 @@ def closest_points(
             inside=torch.zeros(n, dtype=torch.bool, device=queries.device),
             face=torch.full((n,), -1, dtype=torch.int64, device=queries.device),
         )
-    kernel = {
-        "normal": proximity_kernels.closest_points_normal_sign_kernel,
-        "winding": proximity_kernels.closest_points_winding_sign_kernel,
-    }[sign]
-    mesh = wp.Mesh(
-        points=wp.array(vertices.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device),
-        indices=wp.array(
-            faces.detach().to(torch.int32).reshape(-1).contiguous().cpu().numpy(), dtype=wp.int32, device=device
-        ),
-        support_winding_number=sign == "winding",
-    )
-    wp_queries = wp.array(queries.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
+    mesh = warp_mesh(vertices, faces, device, winding_number=sign == "winding")
+    wp_queries = warp_vectors(queries, device)
     out_points = wp.empty(n, dtype=wp.vec3, device=device)
     out_sign = wp.empty(n, dtype=wp.float32, device=device)
     out_face = wp.empty(n, dtype=wp.int32, device=device)
     wp.launch(
-        kernel,
+        closest_points_kernel,
         dim=n,
-        inputs=[mesh.id, wp_queries, float(max_distance)],
+        inputs=[mesh.id, wp_queries, float(max_distance), int(sign == "winding")],
         outputs=[out_points, out_sign, out_face],
         device=device,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from recmv.geometry.warp_runtime import load_warp, warp_device
+from recmv.geometry.warp_runtime import load_warp, warp_device, warp_mesh, warp_vectors
 from recmv.render.camera import PinholeCamera
 
 
@@ -58,13 +58,9 @@ def cast_rays(
             empty,
             torch.zeros(n, 3, dtype=torch.float32, device=origins.device),
         )
-    points = wp.array(vertices.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
-    indices = wp.array(
-        faces.detach().to(torch.int32).reshape(-1).contiguous().cpu().numpy(), dtype=wp.int32, device=device
-    )
-    mesh = wp.Mesh(points=points, indices=indices)
-    wp_origins = wp.array(origins.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
-    wp_dirs = wp.array(directions.detach().float().contiguous().cpu().numpy(), dtype=wp.vec3, device=device)
+    mesh = warp_mesh(vertices, faces, device)
+    wp_origins = warp_vectors(origins, device)
+    wp_dirs = warp_vectors(directions, device)
     out_face = wp.empty(n, dtype=wp.int32, device=device)
     out_t = wp.empty(n, dtype=wp.float32, device=device)
     out_bary = wp.empty(n, dtype=wp.vec3, device=device)
