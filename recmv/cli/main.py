@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Anny logs every cache load at INFO; keep its chatter for -v.
+    logging.getLogger("anny").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if args.command is None:
         parser.print_help()
         return 2

@@ -1,12 +1,11 @@
-"""`recmv validate`: check a subject folder."""
+"""`recmv validate`: check a subject folder and print one line per problem."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from recmv.data.subject import SubjectMeta, frame_stems
-from recmv.data.validate import IMAGE_SUFFIXES, validate_subject
+from recmv.data.frames import SubjectFolder
+from recmv.data.validate import validate_subject
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,18 +15,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check a subject folder; print one line per problem, naming the file (exit 1 if any).",
     )
     parser.add_argument("subject", help="subject folder")
+    parser.add_argument(
+        "--body-model",
+        help="SMPL model file (.npz/.pkl), needed only for an SMPL subject without subject.json",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    problems = validate_subject(args.subject)
+    problems = validate_subject(args.subject, body_model_path=args.body_model)
     for problem in problems:
         print(problem)
     if problems:
         print(f"{len(problems)} problem(s) in {args.subject}")
         return 1
-    meta = SubjectMeta.load(args.subject)
-    frames = len(frame_stems(Path(args.subject) / "imgs", IMAGE_SUFFIXES))
-    size = "x".join(str(v) for v in reversed(meta.image_size)) if meta.image_size else "?"
-    print(f"OK: {args.subject} ({frames} frames, {size}, garments {', '.join(meta.garments)}, body {meta.body['model']})")
+    print(f"OK: {summary(SubjectFolder(args.subject, body_model_path=args.body_model))}")
     return 0
+
+
+def summary(subject: SubjectFolder) -> str:
+    """ "SUBJECT (F frames, HxW, garments a, b, body anny)"."""
+    height, width = subject.image_size
+    meta = subject.meta
+    return (
+        f"{subject.root} ({subject.num_frames} frames, {height}x{width}, "
+        f"garments {', '.join(meta.garments)}, body {meta.body['model']})"
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import torch
+from PIL import Image
 from scipy import ndimage
 
 from recmv import fileio
@@ -26,6 +27,35 @@ PathLike = str | os.PathLike
 # which makes the world frame the OpenCV camera frame.
 REC_MV_QUAT = np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32)
 CAMERA_KEYS = ("fx", "fy", "cx", "cy", "quat", "T")
+# Largest deviation of a voxel's weight sum from 1 that still counts as a normalised skinning grid.
+GRID_SUM_TOLERANCE = 1e-3
+# Viewing colours of the 18 ATR labels in parsing PNGs (index = label).
+ATR_PALETTE = np.array(
+    [
+        [0, 0, 0],
+        [128, 0, 0],
+        [254, 0, 0],
+        [0, 85, 0],
+        [169, 0, 51],
+        [254, 85, 0],
+        [0, 0, 85],
+        [0, 119, 220],
+        [85, 85, 0],
+        [0, 85, 85],
+        [85, 51, 0],
+        [52, 86, 128],
+        [0, 128, 0],
+        [0, 0, 254],
+        [51, 169, 220],
+        [0, 254, 254],
+        [85, 254, 169],
+        [169, 254, 85],
+    ],
+    dtype=np.uint8,
+)
+
+
+_UNREADABLE_IMAGE = "not a readable image (empty, truncated, or not a PNG/JPEG file)"
 
 
 # --- images -----------------------------------------------------------------------------------
@@ -62,17 +92,17 @@ def read_mask(path: PathLike) -> np.ndarray:
 def image_size(path: PathLike) -> tuple[int, int]:
     """(H, W) of an image file, read from its header where possible."""
     try:
-        props = iio.improps(path)
+        props = iio.improps(path, plugin="pillow")
     except (OSError, ValueError) as error:
-        raise InputFileError(path, f"not a readable image ({error})") from error
+        raise InputFileError(path, _UNREADABLE_IMAGE) from error
     return int(props.shape[0]), int(props.shape[1])
 
 
 def _read_raster(path: PathLike) -> np.ndarray:
     try:
-        return np.asarray(iio.imread(path))
+        return np.asarray(iio.imread(path, plugin="pillow"))
     except (OSError, ValueError) as error:
-        raise InputFileError(path, f"not a readable image ({error})") from error
+        raise InputFileError(path, _UNREADABLE_IMAGE) from error
 
 
 # --- normal maps ------------------------------------------------------------------------------
@@ -118,16 +148,40 @@ def write_parsing(path: PathLike, labels: np.ndarray) -> None:
 write_mask_parsing = write_parsing
 
 
+def write_parsing_png(path: PathLike, labels: np.ndarray) -> None:
+    """Write an ATR label map [H, W] as a palette PNG: pixel values are the labels, colours for viewing."""
+    labels = np.ascontiguousarray(labels, dtype=np.uint8)
+    image = Image.frombytes("P", (labels.shape[1], labels.shape[0]), labels.tobytes())
+    image.putpalette(ATR_PALETTE.reshape(-1).tolist())
+    with fileio.atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
 def read_parsing(path: PathLike) -> np.ndarray:
-    """[H, W] integer ATR label map with labels in 0..17."""
-    try:
-        labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise InputFileError(path, f"not a readable .npy label map ({error})") from error
+    """[H, W] integer ATR label map with labels in 0..17, from .npy or a label PNG (palette or grey)."""
+    labels = _read_label_png(path) if Path(path).suffix.lower() == ".png" else _read_label_npy(path)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
         raise InputFileError(path, f"expected an integer [H, W] label map, got {labels.dtype} {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 17):
         raise InputFileError(path, f"ATR labels must lie in 0..17, found {labels.min()}..{labels.max()}")
+    return labels
+
+
+def _read_label_npy(path: PathLike) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise InputFileError(path, f"not a readable .npy label map ({error})") from error
+
+
+def _read_label_png(path: PathLike) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            mode, labels = image.mode, np.asarray(image)
+    except (OSError, ValueError) as error:
+        raise InputFileError(path, f"not a readable PNG ({error})") from error
+    if mode not in ("P", "L"):
+        raise InputFileError(path, f"a {mode} PNG is a colour visualisation, not labels; read the .npy instead")
     return labels
 
 
@@ -234,6 +288,9 @@ def read_camera(path: PathLike, image_size: tuple[int, int]) -> PinholeCamera:
     for key, size in (("quat", 4), ("T", 3)):
         if arrays[key].shape != (size,):
             raise InputFileError(path, f"'{key}' must have shape ({size},), got {arrays[key].shape}")
+    for key in CAMERA_KEYS:
+        if not np.isfinite(arrays[key]).all():
+            raise InputFileError(path, f"'{key}' contains NaN or inf")
     quat = arrays["quat"].astype(np.float64)
     if not (np.allclose(quat, REC_MV_QUAT, atol=1e-4) or np.allclose(quat, -REC_MV_QUAT, atol=1e-4)):
         raise InputFileError(path, f"'quat' must be (0, 0, 0, ±1) as in REC-MV's subjects, got {quat.tolist()}")
@@ -242,8 +299,14 @@ def read_camera(path: PathLike, image_size: tuple[int, int]) -> PinholeCamera:
         raise InputFileError(path, f"focal lengths must be positive, got fx={fx}, fy={fy}")
     t = arrays["T"].astype(np.float64)
     return PinholeCamera(
-        fx, fy, cx, cy, torch.eye(3), torch.tensor([-t[0], -t[1], t[2]], dtype=torch.float32),
-        width=int(image_size[1]), height=int(image_size[0]),
+        fx,
+        fy,
+        cx,
+        cy,
+        torch.eye(3),
+        torch.tensor([-t[0], -t[1], t[2]], dtype=torch.float32),
+        width=int(image_size[1]),
+        height=int(image_size[0]),
     )
 
 
@@ -301,7 +364,10 @@ def read_body_params(path: PathLike, num_joints: int | None = None) -> BodyParam
         if not np.isfinite(value).all():
             raise InputFileError(path, f"'{key}' contains NaN or inf")
     gender = str(arrays["gender"]) if "gender" in arrays else "neutral"
-    segments = arrays["vid_seg_indices"].astype(int).tolist() if "vid_seg_indices" in arrays else None
+    segments = arrays.get("vid_seg_indices")
+    if segments is not None and segments.dtype.kind not in "iu":
+        raise InputFileError(path, f"'vid_seg_indices' must be integer frame indices, got dtype {segments.dtype}")
+    segments = None if segments is None else segments.reshape(-1).tolist()
     return BodyParams(poses.astype(np.float32), shape.astype(np.float32), trans.astype(np.float32), gender, segments)
 
 
@@ -314,7 +380,53 @@ def _read_npz(path: PathLike, required: tuple[str, ...]) -> dict[str, np.ndarray
     missing = [key for key in required if key not in arrays]
     if missing:
         raise InputFileError(path, f"missing key(s) {', '.join(repr(k) for k in missing)}; it has {sorted(arrays)}")
+    for key in required:
+        if arrays[key].dtype.kind not in "biuf":
+            raise InputFileError(path, f"'{key}' must hold numbers, got dtype {arrays[key].dtype}")
     return arrays
+
+
+# --- skinning grid ----------------------------------------------------------------------------
+
+
+def write_skinning_grid(path: PathLike, weights: np.ndarray) -> None:
+    """Write REC-MV's diffused_skinning_weights.npy: float32 [J, D, D, D], axes (D, H, W) <-> (z, y, x)."""
+    weights = np.asarray(weights, dtype=np.float32)
+    if weights.ndim != 4 or not weights.shape[1] == weights.shape[2] == weights.shape[3]:
+        raise ValueError(f"a skinning grid is [J, D, D, D], got shape {weights.shape}")
+    fileio.write_npy(path, weights)
+
+
+def read_skinning_grid(path: PathLike, num_joints: int | None = None, mmap: bool = False) -> np.ndarray:
+    """[J, D, D, D] float weights, checked: cubic, finite, in [0, 1], summing to 1 per voxel.
+
+    mmap=True leaves the array on disk (a 256³ SMPL grid is 1.6 GB); the checks then read it slab by slab.
+    """
+    try:
+        grid = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise InputFileError(path, f"not a readable .npy array ({error})") from error
+    if grid.ndim != 4 or not grid.shape[1] == grid.shape[2] == grid.shape[3] or grid.dtype.kind != "f":
+        raise InputFileError(path, f"expected a float [J, D, D, D] grid, got {grid.dtype} {grid.shape}")
+    if num_joints is not None and grid.shape[0] != num_joints:
+        raise InputFileError(path, f"grid has {grid.shape[0]} joints, the body model has {num_joints}")
+    for depth in range(grid.shape[1]):
+        _check_weight_slab(path, np.asarray(grid[:, depth], dtype=np.float64), depth)
+    return grid
+
+
+def _check_weight_slab(path: PathLike, weights: np.ndarray, depth: int) -> None:
+    """weights: [J, H, W] one depth slice of a grid."""
+    if not np.isfinite(weights).all():
+        raise InputFileError(path, f"weights contain NaN or inf (depth slice {depth})")
+    if weights.min() < 0.0 or weights.max() > 1.0 + GRID_SUM_TOLERANCE:
+        raise InputFileError(path, f"weights must lie in [0, 1], found [{weights.min():g}, {weights.max():g}]")
+    sums = weights.sum(axis=0)
+    if np.abs(sums - 1.0).max() > GRID_SUM_TOLERANCE:
+        raise InputFileError(
+            path,
+            f"weights must sum to 1 over joints, found sums in [{sums.min():g}, {sums.max():g}] (depth slice {depth})",
+        )
 
 
 # --- person boxes -----------------------------------------------------------------------------

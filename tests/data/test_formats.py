@@ -68,7 +68,9 @@ def test_labelme_round_trip_and_errors(tmp_path):
     formats.write_labelme(tmp_path / "c.json", curves, image_size=(10, 20))
     read = formats.read_labelme(tmp_path / "c.json")
     assert set(read) == set(curves) and all(np.allclose(read[k], curves[k]) for k in curves)
-    (tmp_path / "dup.json").write_text('{"shapes": [{"label": "neck", "points": [[0, 0]]}, {"label": "neck", "points": [[1, 1]]}]}')
+    (tmp_path / "dup.json").write_text(
+        '{"shapes": [{"label": "neck", "points": [[0, 0]]}, {"label": "neck", "points": [[1, 1]]}]}'
+    )
     with pytest.raises(InputFileError, match="twice"):
         formats.read_labelme(tmp_path / "dup.json")
 
@@ -114,9 +116,54 @@ def test_rect_round_trip(tmp_path):
 
 def test_subject_json_round_trip(tmp_path):
     meta = SubjectMeta.for_garments(
-        "s", ["long_sleeve_upper", "long_pants"], {"model": "anny", "shape": [0.5] * 6}, keyframes=[0, 5]
+        "s",
+        ["long_sleeve_upper", "long_pants"],
+        {"model": "anny", "shape": [0.5] * 6},
+        keyframes=[0, 5],
+        segments={"rotation": [0, 5], "large_motion": [6, 9]},
+        image_size=[48, 64],
+        skinning_grid={"center": [0.0, 0.1, 0.0], "extent": 2.2},
     )
     meta.save(tmp_path)
     assert SubjectMeta.load(tmp_path) == meta
     assert meta.curve_owner["upper_bottom"] == "long_sleeve_upper"
     assert meta.garment_boundaries["long_pants"] == ["upper_bottom", "left_pant", "right_pant"]
+
+
+def test_parsing_png_round_trip_and_colour_png_is_refused(tmp_path):
+    labels = np.random.default_rng(5).integers(0, 18, size=(6, 9)).astype(np.uint8)
+    formats.write_parsing_png(tmp_path / "p.png", labels)
+    assert np.array_equal(formats.read_parsing(tmp_path / "p.png"), labels)
+    formats.write_image(tmp_path / "colour.png", formats.ATR_PALETTE[labels])
+    with pytest.raises(InputFileError, match="visualisation"):
+        formats.read_parsing(tmp_path / "colour.png")
+
+
+def test_skinning_grid_round_trip_and_checks(tmp_path):
+    grid = np.random.default_rng(6).uniform(size=(5, 4, 4, 4))
+    grid /= grid.sum(axis=0, keepdims=True)
+    formats.write_skinning_grid(tmp_path / "w.npy", grid)
+    read = formats.read_skinning_grid(tmp_path / "w.npy", num_joints=5, mmap=True)
+    assert read.dtype == np.float32 and np.allclose(read, grid, atol=1e-7)
+    with pytest.raises(InputFileError, match="5 joints"):
+        formats.read_skinning_grid(tmp_path / "w.npy", num_joints=24)
+    np.save(tmp_path / "flat.npy", grid[:, :, :, :2].astype(np.float32))
+    with pytest.raises(InputFileError, match=r"\[J, D, D, D\]"):
+        formats.read_skinning_grid(tmp_path / "flat.npy")
+    grid[2, 1, 1, 1] = np.nan
+    np.save(tmp_path / "nan.npy", grid.astype(np.float32))
+    with pytest.raises(InputFileError, match="NaN"):
+        formats.read_skinning_grid(tmp_path / "nan.npy")
+
+
+def test_camera_with_another_rotation_is_refused(tmp_path):
+    np.savez(tmp_path / "camera.npz", fx=1.0, fy=1.0, cx=0.0, cy=0.0, quat=np.array([1.0, 0, 0, 0]), T=np.zeros(3))
+    with pytest.raises(InputFileError, match="quat"):
+        formats.read_camera(tmp_path / "camera.npz", (4, 4))
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path):
+    formats.write_image(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8))
+    formats.write_parsing_png(tmp_path / "p.png", np.zeros((2, 2), np.uint8))
+    formats.write_labelme(tmp_path / "c.json", {"neck": np.zeros((2, 2))}, (2, 2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "c.json", "p.png"]
