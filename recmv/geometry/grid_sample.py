@@ -44,7 +44,9 @@ def sample_grid_3d(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
 def _sample_batched(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """grid: [B, C, D, H, W], coords: [B, N, 3] -> [B, N, C]"""
     if coords.shape[-1] != 3:
-        raise RecmvError(f"sample_grid_3d coords must end in 3 (x, y, z), got {tuple(coords.shape)}")
+        raise RecmvError(
+            f"sample_grid_3d coords must end in 3 (x, y, z), got {tuple(coords.shape)}"
+        )
     batch, channels, depth, height, width = grid.shape
     # Per axis (x, y, z): lower corner index, upper corner index, weight of the upper corner.
     x0, x1, tx = _axis_corners(coords[..., 0], width)
