@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for shape, garments, colours, noise")
     parser.add_argument("--topology", default=defaults.body_topology, help="Anny topology (notoes, notoes_collapse5pc)")
     parser.add_argument("--grid-resolution", type=int, default=defaults.grid_resolution, help="skinning grid size")
+    parser.add_argument(
+        "--garment-resolution", type=float, default=defaults.garment_resolution,
+        help="target edge length of the procedural garments, metres",
+    )
     parser.add_argument("--keyframe-every", type=int, default=defaults.keyframe_every, help="frames between 2D curves")
     parser.add_argument("--mask-noise", type=int, default=0, help="erode/dilate masks by up to this many pixels")
     parser.add_argument("--normal-noise", type=float, default=0.0, help="std of noise on the normal maps")
@@ -49,6 +53,8 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         raise RecmvError(f"--frames must be at least 3, got {args.frames}")
     if args.size < 32:
         raise RecmvError(f"--size must be at least 32 pixels, got {args.size}")
+    if not 0.003 <= args.garment_resolution <= 0.1:
+        raise RecmvError(f"--garment-resolution must be between 0.003 and 0.1 metres, got {args.garment_resolution}")
     if args.keyframe_every < 1:
         raise RecmvError(f"--keyframe-every must be at least 1, got {args.keyframe_every}")
     return SynthConfig(
@@ -62,6 +68,7 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         body_topology=args.topology,
         grid_resolution=args.grid_resolution,
         keyframe_every=args.keyframe_every,
+        garment_resolution=args.garment_resolution,
         external_garment_mesh=args.garment_mesh,
         external_garment_labels=args.garment_labels,
         noise=NoiseParams(mask_px=args.mask_noise, normal_sigma=args.normal_noise, pose_degrees=args.pose_noise),

@@ -16,7 +16,7 @@ from recmv.render.raycast import render_meshes
 from recmv.tables import GARMENT_ATR_LABEL
 
 TINY = ["--frames", "4", "--size", "64", "--topology", "notoes_collapse5pc", "--grid-resolution", "16",
-        "--keyframe-every", "2", "--seed", "1"]
+        "--keyframe-every", "2", "--seed", "1", "--garment-resolution", "0.03"]
 
 
 def _synth(out: Path, *extra: str) -> Path:
