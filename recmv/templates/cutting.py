@@ -69,8 +69,9 @@ def _encircles(points: np.ndarray, cut: PlaneCut) -> bool:
     return bool(gaps.max() < 0.5 * np.pi)
 
 
-def _select_loop_faces(vertices: np.ndarray, faces: np.ndarray, cut: PlaneCut) -> np.ndarray:
-    """Indices of the faces of the section loop around the cut's centre (the tightest such loop)."""
+def section_loop_faces(vertices: np.ndarray, faces: np.ndarray, cut: PlaneCut) -> np.ndarray:
+    """Indices of the faces of the section loop around the cut's centre (the tightest such loop):
+    the faces `cut_mesh` opens."""
     values = cut.values(vertices)
     crossed, labels = _section_components(faces, values >= 0.0)
     best, best_radius = None, np.inf
@@ -89,15 +90,15 @@ def _select_loop_faces(vertices: np.ndarray, faces: np.ndarray, cut: PlaneCut) -
 def cut_mesh(vertices: np.ndarray, faces: np.ndarray, cut: PlaneCut, snap: float) -> tuple[np.ndarray, np.ndarray]:
     """Open a closed mesh (vertices [V, 3], faces [F, 3]) along the plane loop around the cut's centre.
 
-    Vertices of that loop's faces closer than `snap` to the plane are moved onto it first, so no
-    sliver triangles are made. Vertices on the cut are duplicated, one copy per side, so the two
+    Vertices of that loop's faces closer than `snap` to the plane are moved onto it first where
+    that keeps the cut clean (`_snappable`), so few sliver triangles are made. Vertices on the cut are duplicated, one copy per side, so the two
     sides become separate components. Returns (vertices [V', 3], faces [F', 3]), orientation kept.
     """
     vertices = vertices.copy()
-    loop_faces = _select_loop_faces(vertices, faces, cut)
+    loop_faces = section_loop_faces(vertices, faces, cut)
     loop_vertices = np.unique(faces[loop_faces])
     values = cut.values(vertices)
-    snapped = _snappable(faces, loop_vertices, values, snap)
+    snapped = _snappable(faces, loop_faces, values, snap)
     vertices[snapped] -= np.outer(values[snapped], cut.normal)
     values[snapped] = 0.0
     # -1 kept side, +1 cut-off side, 0 on the cut (snapped); the same convention as the loop search.
@@ -141,21 +142,64 @@ def cut_mesh(vertices: np.ndarray, faces: np.ndarray, cut: PlaneCut, snap: float
     return all_vertices, np.concatenate(out_faces)
 
 
-def _snappable(faces, loop_vertices, values, snap) -> np.ndarray:
-    """Loop vertices within `snap` of the plane to move onto it, nearest first, skipping any that
-    would put a whole triangle in the plane (a flat sliver)."""
+def _snappable(faces: np.ndarray, loop_faces: np.ndarray, values: np.ndarray, snap: float) -> np.ndarray:
+    """Vertices of the loop's faces within `snap` of the plane to move onto it, nearest first.
+
+    A vertex is skipped where snapping it would put a whole triangle in the plane (a flat sliver),
+    where one of its triangles is crossed by another section loop of the plane (that loop is left
+    uncut, so splitting the triangle would tear the mesh), or where the plane would then pass
+    through it more than once (a saddle: its two sides would meet at one vertex, a pinched
+    boundary). Vertices on an earlier cut's boundary stay where they are.
+    """
+    in_loop = np.zeros(len(faces), dtype=bool)
+    in_loop[loop_faces] = True
+    loop_vertices = np.unique(faces[loop_faces])
     candidates = loop_vertices[np.abs(values[loop_vertices]) < snap]
+    candidates = np.setdiff1d(candidates, _boundary_vertices(faces))
     candidates = candidates[np.argsort(np.abs(values[candidates]), kind="stable")]
-    near_faces = faces[np.isin(faces, candidates).any(axis=1)]
-    on_plane_count = np.zeros(len(near_faces), dtype=np.int64)
+    fan_faces = np.nonzero(np.isin(faces, candidates).any(axis=1))[0]
+    order = np.argsort(faces[fan_faces].reshape(-1), kind="stable")
+    corner_vertices = faces[fan_faces].reshape(-1)[order]
+    corner_faces = np.repeat(fan_faces, 3)[order]
+    sign = np.where(values >= 0.0, 1, -1)
     chosen = []
     for vertex in candidates.tolist():
-        touching = (near_faces == vertex).any(axis=1)
-        if (on_plane_count[touching] >= 2).any():
-            continue
-        on_plane_count[touching] += 1
-        chosen.append(vertex)
+        low, high = np.searchsorted(corner_vertices, [vertex, vertex + 1])
+        fan = corner_faces[low:high]
+        previous = sign[vertex]
+        sign[vertex] = 0
+        if _snap_keeps_cut_clean(vertex, faces[fan], sign, in_loop[fan]):
+            chosen.append(vertex)
+        else:
+            sign[vertex] = previous
     return np.asarray(chosen, dtype=np.int64)
+
+
+def _snap_keeps_cut_clean(vertex: int, fan: np.ndarray, sign: np.ndarray, in_loop: np.ndarray) -> bool:
+    """Whether the triangles fan [K, 3] round a vertex (sign [V] with the vertex already at 0;
+    in_loop [K]: triangle of the loop being cut) are still cut cleanly: no triangle flat in the
+    plane, crossed triangles only of the loop being cut, and one change from the kept to the
+    cut-off side each way round the vertex."""
+    signs = sign[fan]
+    if ((signs == 0).sum(axis=1) >= 3).any():
+        return False
+    crossed = (signs > 0).any(axis=1) & (signs < 0).any(axis=1)
+    if (crossed & ~in_loop).any():
+        return False
+    # Side changes round the vertex: inside a crossed triangle, or across a neighbour on the plane
+    # whose two triangles lie on opposite sides.
+    changes = int(crossed.sum())
+    for neighbour in np.setdiff1d(fan[signs == 0], [vertex]):
+        others = sign[fan[(fan == neighbour).any(axis=1)]]
+        changes += int((others > 0).any() and (others < 0).any())
+    return changes <= 2
+
+
+def _boundary_vertices(faces: np.ndarray) -> np.ndarray:
+    """Ids of the vertices on a boundary edge (an edge of one triangle only)."""
+    edges = np.sort(faces[:, _FACE_EDGES].reshape(-1, 2), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    return np.unique(unique[counts == 1])
 
 
 def _split_face(face, sign, vertices, vertex_id, crossing_id) -> list[list[int]]:

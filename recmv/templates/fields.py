@@ -43,7 +43,7 @@ class Grid:
 def mesh_signed_distance(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
     """[N] signed distance of points [N, 3] to a closed outward-oriented mesh, negative inside."""
     closest = closest_points(
-        torch.from_numpy(vertices), torch.from_numpy(faces), torch.from_numpy(points), max_distance=1.0e3
+        torch.from_numpy(vertices), torch.from_numpy(faces), torch.from_numpy(points), max_distance=1.0e3, sign="winding"
     )
     return closest.signed_distance(torch.from_numpy(points)).numpy().astype(np.float64)
 
@@ -154,16 +154,18 @@ class FieldSampler:
             axis=-1,
         )
 
-    def project(self, points: np.ndarray, iterations: int = 3, within: np.ndarray | None = None) -> np.ndarray:
+    def project(self, points: np.ndarray, iterations: int = 3) -> np.ndarray:
         """Points [N, 3] moved onto the zero level set by Newton steps along the gradient.
 
-        within: optional [N, 3] unit normals of planes the points must stay in (the gradient's
-        component along them is removed).
+        Each step is at most half a grid spacing long: where the gradient is weak (the field's
+        ridges, e.g. between the legs) a full Newton step would throw a point onto another part
+        of the surface.
         """
+        longest = 0.5 * self.grid.spacing
         for _ in range(iterations):
             gradient = self.gradient(points)
-            if within is not None:
-                gradient = gradient - np.einsum("ij,ij->i", gradient, within)[:, None] * within
             squared = np.maximum(np.einsum("ij,ij->i", gradient, gradient), 1.0e-12)
-            points = points - (self.value(points) / squared)[:, None] * gradient
+            step = -(self.value(points) / squared)[:, None] * gradient
+            length = np.linalg.norm(step, axis=1, keepdims=True)
+            points = points + step * np.minimum(1.0, longest / np.maximum(length, 1.0e-300))
         return points

@@ -6,6 +6,10 @@ of a dress), morphologically closed so it does not dip into creases. Marching cu
 surface; it is cut open along plane loops (neck, cuffs, waist, hems), and the piece around the
 trunk is kept. Each remaining boundary loop is the loop of one cut and takes that cut's curve name
 (tables.CURVES_BOUNDING).
+
+Loose garments on some bodies need care: a cuff or trouser hem whose plane would also cut into the
+trunk, the other leg or the neckline moves down its limb until it meets the limb alone; slivers a
+cut leaves along its loop are trimmed or flipped away; loops are relaxed along themselves.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from recmv.geometry.proximity import push_outside
 from recmv.fileio import atomic_path, write_json
 from recmv.tables import CURVES_BOUNDING, GARMENT_TYPES
 from recmv.templates.body_geometry import BodyGeometry, arm_cut, chain_length, point_along
-from recmv.templates.cutting import PlaneCut, boundary_loops, compact, components, cut_mesh
+from recmv.templates.cutting import PlaneCut, boundary_loops, compact, components, cut_mesh, section_loop_faces
 from recmv.templates.fields import FieldSampler, Grid, closing, ellipse_field, isosurface, mesh_signed_distance
 from recmv.templates.profiles import trunk_points, trunk_profile
 from recmv.templates.relax import relax_surface
+from recmv.templates.slivers import flip_thin_triangles, trim_loop_slivers
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,12 @@ _GRID_PER_EDGE = 1.15
 _RELAX_ITERATIONS = 8
 # Vertices closer to a cut plane than this share of the edge length are snapped onto it.
 _SNAP_SHARE = 0.3
+# Step down the limb, as a share of its length, of a limb cut that meets the trunk too.
+_LIMB_STEP = 0.02
+# Vertices end at least half the looseness plus this from the skin (metres: rounding to float32
+# must not bring them back), after this many pushes (one push can land near another body part).
+_PUSH_CLEARANCE = 1.0e-4
+_PUSH_ROUNDS = 2
 # Room left beyond the outermost cuts inside the grid, metres.
 _GRID_MARGIN = 0.1
 
@@ -168,7 +179,7 @@ def garment_cuts(kind: str, body: BodyGeometry, params: GarmentParams) -> list[P
         normal = axis + np.tan(params.neckline_tilt) * np.array([0.0, 0.0, 1.0])
         cuts["neck"] = PlaneCut("neck", neck + params.neck_height * (head - neck), normal / np.linalg.norm(normal))
         for side in ("left", "right"):
-            cuts[f"{side}_cuff"] = arm_cut(body, side, params.sleeve_length, params.cuff_tilt, f"{side}_cuff")
+            cuts[f"{side}_cuff"] = limb_cut(f"{side}_cuff", body, params, params.sleeve_length)
     if kind in ("short_sleeve_upper", "long_sleeve_upper"):
         cuts["upper_bottom"] = level("upper_bottom", params.hem_height, -1.0)
     if kind in ("no_sleeve_upper", "dress", "tube", "skirt"):
@@ -179,10 +190,78 @@ def garment_cuts(kind: str, body: BodyGeometry, params: GarmentParams) -> list[P
         cuts["upper_bottom"] = level("upper_bottom", params.top_height, 1.0)
     if kind in ("long_pants", "short_pants"):
         for side in ("left", "right"):
-            leg = body.leg(side)
-            point, tangent = point_along(leg, min(params.leg_length, 0.97) * chain_length(leg))
-            cuts[f"{side}_pant"] = PlaneCut(f"{side}_pant", point, tangent)
+            cuts[f"{side}_pant"] = limb_cut(f"{side}_pant", body, params, params.leg_length)
     return [cuts[name] for name in CURVES_BOUNDING[kind]]
+
+
+def limb_cut(name: str, body: BodyGeometry, params: GarmentParams, share: float) -> PlaneCut:
+    """The cuff ("left_cuff", "right_cuff") or trouser hem ("left_pant", "right_pant") cut `share`
+    of the way down its limb (at most 0.97)."""
+    side = name.split("_")[0]
+    if name.endswith("_cuff"):
+        return arm_cut(body, side, share, params.cuff_tilt, name)
+    leg = body.leg(side)
+    point, tangent = point_along(leg, min(share, 0.97) * chain_length(leg))
+    return PlaneCut(name, point, tangent)
+
+
+def separate_limb_cuts(
+    cuts: list[PlaneCut], vertices: np.ndarray, faces: np.ndarray, body: BodyGeometry, params: GarmentParams
+) -> list[PlaneCut]:
+    """The cuts with each limb cut moved down its limb, where needed, to where its plane meets the
+    garment surface (vertices [V, 3], faces [F, 3]) in a loop around the limb alone, clear of the
+    other cuts' loops.
+
+    Near the armpit or crotch the garment's looseness and closing can fuse a limb with the trunk or
+    the other leg, so that a plane there meets both in one loop; and a loose armhole can reach the
+    neckline. Cutting there would cut into the trunk or leave no shoulder strap.
+    """
+    cuts = list(cuts)
+    for index, cut in enumerate(cuts):
+        if not cut.name.endswith(("_cuff", "_pant")):
+            continue
+        share = params.sleeve_length if cut.name.endswith("_cuff") else params.leg_length
+        others = cuts[:index] + cuts[index + 1 :]
+        while not _around_limb_alone(cut, others, vertices, faces, body, params):
+            share += _LIMB_STEP
+            if share > 0.97 + _LIMB_STEP:
+                raise RecmvError(f"cut {cut.name!r}: the garment surface does not separate from the limb")
+            cut = limb_cut(cut.name, body, params, share)
+            logger.debug("%s moved to %.2f of its limb to clear the trunk", cut.name, share)
+        cuts[index] = cut
+    return cuts
+
+
+def _around_limb_alone(cut: PlaneCut, others: list[PlaneCut], vertices, faces, body: BodyGeometry, params) -> bool:
+    """Whether the garment's section loop at a limb cut shares no vertex with the other cuts' loops
+    and reaches no further out than the body's own section there plus the room the looseness and
+    closing give."""
+    try:
+        loop_faces = section_loop_faces(vertices, faces, cut)
+    except RecmvError:
+        return False
+    loop_vertices = np.unique(faces[loop_faces])
+    for other in others:
+        if np.isin(faces[section_loop_faces(vertices, faces, other)], loop_vertices).any():
+            return False
+    room = params.looseness + params.smoothing + 2.0 * params.resolution
+    return _section_radius(vertices, faces, loop_faces, cut) <= _body_section_radius(body, cut) + room
+
+
+def _body_section_radius(body: BodyGeometry, cut: PlaneCut) -> float:
+    """How far the body's own section loop at a cut reaches from its centre (inf if it has none)."""
+    vertices, faces = body.vertices_np(), body.faces_np()
+    try:
+        return _section_radius(vertices, faces, section_loop_faces(vertices, faces, cut), cut)
+    except RecmvError:
+        return float("inf")
+
+
+def _section_radius(vertices: np.ndarray, faces: np.ndarray, loop_faces: np.ndarray, cut: PlaneCut) -> float:
+    """Largest distance from the cut's centre of a section loop (its faces [C]) projected on the plane."""
+    centres = vertices[faces[loop_faces]].mean(axis=1)
+    on_plane = centres - np.outer(cut.values(centres), cut.normal)
+    return float(np.linalg.norm(on_plane - cut.point, axis=1).max())
 
 
 def _grid(body: BodyGeometry, cuts: list[PlaneCut], params: GarmentParams, reach: float) -> Grid:
@@ -262,16 +341,20 @@ def build_garment(kind: str, body: BodyGeometry, params: GarmentParams | None = 
     vertices, faces = isosurface(grid, values)
     vertices = relax_surface(vertices, faces, sampler, _RELAX_ITERATIONS)
     edge = float(np.linalg.norm(vertices[faces[:, 0]] - vertices[faces[:, 1]], axis=1).mean())
+    cuts = separate_limb_cuts(cuts, vertices, faces, body, params)
     for cut in cuts:
         vertices, faces = cut_mesh(vertices, faces, cut, snap=_SNAP_SHARE * edge)
     vertices, faces, loops = _garment_piece(vertices, faces, cuts, kind)
-    boundary = np.concatenate(list(loops.values()))
-    vertices = relax_surface(vertices, faces, sampler, _RELAX_ITERATIONS, fixed=boundary)
+    vertices, faces, loops = trim_loop_slivers(vertices, faces, loops, {cut.name: cut for cut in cuts})
+    vertices = relax_surface(vertices, faces, sampler, _RELAX_ITERATIONS, loops=list(loops.values()))
+    faces = flip_thin_triangles(vertices, faces)
     # The grid field is only trilinear: make sure no vertex ended up nearer the skin than half the
     # looseness (at sharp body features; a few vertices at most, moved by millimetres).
-    vertices = push_outside(
-        body.vertices.detach().cpu().double(), body.faces.cpu(), torch.from_numpy(vertices), 0.5 * params.looseness
-    ).numpy()
+    body_vertices, body_faces = body.vertices.detach().cpu().double(), body.faces.cpu()
+    points = torch.from_numpy(vertices)
+    for _ in range(_PUSH_ROUNDS):
+        points = push_outside(body_vertices, body_faces, points, 0.5 * params.looseness + _PUSH_CLEARANCE)
+    vertices = points.numpy()
     logger.debug("%s: %d vertices, %d faces", kind, len(vertices), len(faces))
     return GarmentTemplate(
         kind=kind,

@@ -40,21 +40,36 @@ def relax_surface(
     faces: np.ndarray,
     field: FieldSampler,
     iterations: int,
-    fixed: np.ndarray | None = None,
+    loops: list[np.ndarray] | None = None,
     step: float = 0.5,
 ) -> np.ndarray:
     """[V, 3] vertices after `iterations` rounds of tangential relaxation and projection onto `field`.
 
-    fixed: ids of vertices that stay where they are (boundary loops, which lie exactly in their
-    cut planes).
+    loops: boundary loops ([L] vertex ids in order, each in its cut plane). Their vertices slide
+    along their loop only, towards the middle of their two loop neighbours: that evens out the
+    short loop edges a cut leaves where it passes close to a vertex, and keeps each loop in its plane.
     """
     vertices = vertices.copy()
+    loops = loops or []
     moving = np.ones(len(vertices), dtype=bool)
-    if fixed is not None:
-        moving[fixed] = False
+    for loop in loops:
+        moving[loop] = False
     for _ in range(iterations):
         normals = vertex_normals(vertices, faces)[moving]
         move = neighbour_centroids(vertices, faces)[moving] - vertices[moving]
         move -= np.einsum("ij,ij->i", move, normals)[:, None] * normals
         vertices[moving] = field.project(vertices[moving] + step * move)
+        for loop in loops:
+            vertices[loop] = slide_along_loop(vertices[loop], step)
     return vertices
+
+
+def slide_along_loop(points: np.ndarray, step: float) -> np.ndarray:
+    """[L, 3] points of a closed polyline [L, 3] each moved `step` of the way towards the middle of
+    its two neighbours, along the chord between them only (so a planar loop stays in its plane and
+    hardly shrinks)."""
+    before, after = np.roll(points, 1, axis=0), np.roll(points, -1, axis=0)
+    chord = after - before
+    chord /= np.maximum(np.linalg.norm(chord, axis=1, keepdims=True), 1.0e-12)
+    move = 0.5 * (before + after) - points
+    return points + step * np.einsum("ij,ij->i", move, chord)[:, None] * chord
