@@ -23,7 +23,10 @@ def run_once(frames: int, size: int, garments: str, grid: int) -> tuple[float, f
         "--frames", str(frames), "--size", str(size), "--garments", garments, "--grid-resolution", str(grid),
     ]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    # Progress bars go to stderr; keep them out of the table (and show them if the run fails).
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"recmv synth failed:\n{result.stderr}")
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     shutil.rmtree(out)
