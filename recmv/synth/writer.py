@@ -106,14 +106,23 @@ def noisy_poses(poses: torch.Tensor, degrees: float, rng: np.random.Generator) -
     return poses.numpy() + rng.normal(0.0, math.radians(degrees), size=poses.shape).astype(np.float32)
 
 
-def frame_curves(scene: SynthScene, frame: int, owners: dict[str, str]) -> dict[str, torch.Tensor]:
-    """World 3D loops of every curve in one frame, each taken from the garment that owns it."""
-    loops = {}
-    for garment in scene.garments:
+def curve_loops(scene: SynthScene, owners: dict[str, str]) -> dict[str, tuple[int, torch.Tensor]]:
+    """Curve name -> (garment index, loop vertex ids): each curve's loop on the garment that owns it.
+
+    A shared curve (the waist bounds both garments) is taken from its owner; a curve whose owner is
+    not worn falls back to the first garment it bounds.
+    """
+    loops: dict[str, tuple[int, torch.Tensor]] = {}
+    for index, garment in enumerate(scene.garments):
         for curve, loop in garment.template.boundaries.items():
             if owners.get(curve) == garment.template.kind or curve not in loops:
-                loops[curve] = garment.posed[frame][loop]
+                loops[curve] = (index, loop)
     return loops
+
+
+def frame_curves(scene: SynthScene, frame: int, loops: dict[str, tuple[int, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """World 3D loops of every curve in one frame."""
+    return {curve: scene.garments[index].posed[frame][loop] for curve, (index, loop) in loops.items()}
 
 
 def write_keyframe_curves(out: Path, frame: int, curves: list[VisibleCurve], size: int) -> None:
@@ -126,18 +135,15 @@ def write_keyframe_curves(out: Path, frame: int, curves: list[VisibleCurve], siz
     )
 
 
-def write_gt_canonical(scene: SynthScene, out: Path, owners: dict[str, str]) -> None:
+def write_gt_canonical(scene: SynthScene, out: Path, loops: dict[str, tuple[int, torch.Tensor]]) -> None:
     gt = out / "gt"
-    canonical_curves = {}
     for garment in scene.garments:
         template = garment.template
         folder = gt / "garments" / template.kind
         write_mesh(folder / "canonical.obj", template.vertices, template.faces)
         fileio.write_json(folder / "boundaries.json", {k: v.tolist() for k, v in template.boundaries.items()})
-        for curve, loop in template.boundaries.items():
-            if owners.get(curve) == template.kind or curve not in canonical_curves:
-                canonical_curves[curve] = template.vertices[loop].tolist()
-    fileio.write_json(gt / "curves" / "canonical.json", canonical_curves)
+    canonical = {curve: scene.garments[index].template.vertices[loop].tolist() for curve, (index, loop) in loops.items()}
+    fileio.write_json(gt / "curves" / "canonical.json", canonical)
     write_mesh(gt / "body" / "canonical.obj", scene.canonical_body, scene.body.faces)
 
 
@@ -146,7 +152,7 @@ def write_subject(scene: SynthScene, out: Path) -> None:
     config = scene.config
     rng = np.random.default_rng(config.seed + 1)
     meta = subject_meta(scene, out.name)
-    owners = meta.curve_owner
+    loops = curve_loops(scene, meta.curve_owner)
     keyframes = set(meta.keyframes)
     rest_labels = body_vertex_labels(
         scene.body.skinning_weights, scene.canonical_body, scene.body.parents.tolist(), scene.body.landmark_joints
@@ -171,14 +177,14 @@ def write_subject(scene: SynthScene, out: Path) -> None:
         for garment in scene.garments:
             write_mesh(out / "gt" / "garments" / garment.template.kind / f"{stem}.obj", garment.posed[frame], garment.template.faces)
         write_mesh(out / "gt" / "body" / f"{stem}.obj", scene.body_vertices[frame], scene.body.faces)
-        loops = frame_curves(scene, frame, owners)
-        fileio.write_json(out / "gt" / "curves" / f"{stem}.json", {k: v.tolist() for k, v in loops.items()})
+        world_loops = frame_curves(scene, frame, loops)
+        fileio.write_json(out / "gt" / "curves" / f"{stem}.json", {k: v.tolist() for k, v in world_loops.items()})
         if frame in keyframes:
             scene_geometry = [(m.vertices, m.faces) for m in meshes]
-            curves = [visible_curve(name, loop, scene_geometry, scene.camera) for name, loop in loops.items()]
+            curves = [visible_curve(name, loop, scene_geometry, scene.camera) for name, loop in world_loops.items()]
             write_keyframe_curves(out, frame, curves, config.size)
 
-    write_gt_canonical(scene, out, owners)
+    write_gt_canonical(scene, out, loops)
     formats.write_camera(out / "camera.npz", scene.camera)
     formats.write_body_params(
         out / "smpl_rec.npz",
@@ -186,6 +192,7 @@ def write_subject(scene: SynthScene, out: Path) -> None:
             poses=noisy_poses(scene.poses, config.noise.pose_degrees, rng),
             shape=scene.shape.numpy(),
             trans=scene.transl.numpy(),
+            vid_seg_indices=[0, config.frames] if config.large_motion else None,
         ),
     )
     scene.skinning_grid.save(out / "diffused_skinning_weights.npy")

@@ -125,6 +125,33 @@ def test_external_garment_mesh_is_dressed_and_moved(subject, tmp_path):
     assert len(first.vertices) == len(given.vertices) and np.abs(first.vertices - last.vertices).max() > 0.01
 
 
+def test_noise_options_perturb_masks_normals_and_poses_within_bounds(subject, tmp_path):
+    import cv2
+    import imageio.v3 as iio
+
+    noisy = _synth(
+        tmp_path / "noisy", "--garments", "short_sleeve_upper,skirt",
+        "--mask-noise", "2", "--normal-noise", "0.1", "--pose-noise", "3",
+    )
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    changed = 0
+    for frame in range(4):
+        stem = f"{frame:06d}"
+        clean = iio.imread(subject / "masks" / f"{stem}.png") > 0
+        mask = iio.imread(noisy / "masks" / f"{stem}.png") > 0
+        assert (mask <= cv2.dilate(clean.astype(np.uint8), kernel).astype(bool)).all()
+        assert (mask >= cv2.erode(clean.astype(np.uint8), kernel).astype(bool)).all()
+        changed += int((mask != clean).any())
+        assert np.array_equal(iio.imread(subject / "imgs" / f"{stem}.png"), iio.imread(noisy / "imgs" / f"{stem}.png"))
+        assert not np.array_equal(
+            iio.imread(subject / "normals" / f"{stem}.png"), iio.imread(noisy / "normals" / f"{stem}.png")
+        )
+    assert changed > 0
+    clean_poses = np.load(subject / "smpl_rec.npz")["poses"]
+    noisy_poses = np.load(noisy / "smpl_rec.npz")["poses"]
+    assert 0.01 < np.abs(noisy_poses - clean_poses).mean() < 0.1
+
+
 def test_bad_arguments_are_one_clear_error(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "x"), *TINY, "--garments", "cape"]) == 2
     assert "--garments" in capsys.readouterr().err
