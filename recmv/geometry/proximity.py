@@ -86,13 +86,12 @@ def push_outside(
     needs = signed < margin
     if not bool(needs.any()):
         return points
-    face_normals = _face_normals(vertices.to(points), faces)
-    normal = face_normals[closest.face.clamp(min=0)]
+    normal = face_normals(vertices.to(points), faces)[closest.face.clamp(min=0)]
     offset = closest.points + margin * normal
     return torch.where(needs[:, None], offset, points)
 
 
-def _face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+def face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """[F, 3] unit face normals (right-handed winding)."""
     tri = vertices[faces.long()]
     normal = torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1)

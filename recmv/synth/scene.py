@@ -17,6 +17,7 @@ from recmv.body.skinning_field import SkinningGrid, diffuse_skinning_weights
 from recmv.errors import InputFileError, RecmvError
 from recmv.render.camera import PinholeCamera
 from recmv.synth.config import SynthConfig
+from recmv.synth.layering import tuck_under
 from recmv.synth.dynamics import HANGING_GARMENTS, animate_garment, garment_freedom, smooth_weights
 from recmv.synth.motions import motion_frames, motion_poses
 from recmv.tables import CURVES_BOUNDING, GARMENT_TYPES, LOWER_GARMENTS, UPPER_GARMENTS
@@ -154,6 +155,9 @@ def build_garments(config: SynthConfig, geometry: BodyGeometry, rng: np.random.G
         templates.append(build_garment(kind, geometry, params[kind]))
     if external is not None and external.kind not in config.garments:
         templates.append(external)
+    uppers = [t for t in templates if t.kind in UPPER_GARMENTS]
+    for upper in uppers:
+        templates = [tuck_under(t, upper) if t.kind in LOWER_GARMENTS else t for t in templates]
     return templates
 
 
