@@ -76,6 +76,20 @@ def test_masks_and_parsing_agree_with_projected_gt_meshes(subject):
             assert _iou(region, (render.mesh_id == index).numpy()) >= 0.99
 
 
+def test_garments_stay_outside_the_body_and_keep_their_topology(subject):
+    from recmv.evaluation.metrics import interpenetration_share
+
+    for garment in ("short_sleeve_upper", "skirt"):
+        canonical = trimesh.load(subject / "gt" / "garments" / garment / "canonical.obj", process=False)
+        for frame in range(4):
+            stem = f"{frame:06d}"
+            mesh = trimesh.load(subject / "gt" / "garments" / garment / f"{stem}.obj", process=False)
+            body = trimesh.load(subject / "gt" / "body" / f"{stem}.obj", process=False)
+            assert np.array_equal(mesh.faces, canonical.faces)
+            share = interpenetration_share(np.asarray(mesh.vertices), np.asarray(body.vertices), np.asarray(body.faces))
+            assert share == 0.0, (garment, frame, share)
+
+
 def test_projected_boundaries_lie_on_garment_region_borders(subject):
     keyframes = json.loads((subject / "subject.json").read_text())["keyframes"]
     owners = json.loads((subject / "subject.json").read_text())["curve_owner"]
