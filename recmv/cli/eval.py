@@ -12,6 +12,7 @@ from recmv.evaluation.evaluate import EvaluationOptions, EvaluationResult, evalu
 COLUMNS = (
     ("chamfer_cm", "CD cm", 7, "{:.3f}"),
     ("p2s_cm", "P2S cm", 7, "{:.3f}"),
+    ("s2p_cm", "S2P cm", 7, "{:.3f}"),
     ("normal_consistency", "NC", 6, "{:.3f}"),
     ("fscore_1cm", "F@1cm", 6, "{:.3f}"),
     ("mask_iou", "IoU", 6, "{:.3f}"),

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "synth",
     "validate",
     "skinning",
+    "fit",
     "eval",
     "demo",
 )

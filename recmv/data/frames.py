@@ -17,7 +17,7 @@ from recmv.data import formats
 from recmv.data.subject import SubjectMeta, frame_stems
 from recmv.errors import InputFileError
 from recmv.render.camera import PinholeCamera
-from recmv.tables import ATR_TRAINING_GROUPS, GARMENT_ATR_LABEL
+from recmv.tables import ATR_CLOTHING_GROUPS, ATR_TRAINING_GROUPS, GARMENT_ATR_LABEL
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CURVE_POINTS = 100  # REC-MV resamples every 2D curve to 100 points (obtain_fl_pts).
@@ -203,6 +203,17 @@ class SubjectFolder:
         """Garment -> [H, W] bool mask its SDF is fitted to: REC-MV's group for that garment."""
         groups = self.group_masks(frame)
         return {garment: groups[self._training_group(garment)] for garment in self.meta.garments}
+
+    def clothing_masks(self, frame: int) -> dict[str, np.ndarray]:
+        """Garment -> [H, W] bool mask of clothing labels only (no head, hair or arms; recmv's fit target).
+
+        REC-MV fits its upper SDF to the upper clothes *plus* head and arms and cuts them away at
+        registration; recmv hides them behind the posed body instead, so the SDF is the garment alone.
+        """
+        labels = self.parsing(frame)
+        return {
+            garment: np.isin(labels, ATR_CLOTHING_GROUPS[self._training_group(garment)]) for garment in self.meta.garments
+        }
 
     def _training_group(self, garment: str) -> str:
         lone_one_piece = len(self.meta.garments) == 1 and garment == "tube"

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CM = 100.0
 FSCORE_THRESHOLD = 0.01  # metres: F@1cm
 PENETRATION_DEPTH = 0.002  # metres: a vertex counts as inside the body beyond 2 mm
-SCALAR_METRICS = ("chamfer_cm", "p2s_cm", "normal_consistency", "fscore_1cm", "mask_iou", "interpenetration")
+SCALAR_METRICS = ("chamfer_cm", "p2s_cm", "s2p_cm", "normal_consistency", "fscore_1cm", "mask_iou", "interpenetration")
 
 
 @dataclass
@@ -57,6 +57,7 @@ class FrameMetrics:
     frame: int
     chamfer_cm: float | None = None
     p2s_cm: float | None = None
+    s2p_cm: float | None = None
     normal_consistency: float | None = None
     fscore_1cm: float | None = None
     mask_iou: float | None = None
@@ -233,11 +234,13 @@ def _garment_frame_metrics(
     gt_samples = metrics.sample_surface(*gt, options.samples, np.random.default_rng([*rng_key, 1]))
     comparison = metrics.compare_surfaces(pred_samples, gt_samples, FSCORE_THRESHOLD)
     p2s = metrics.point_to_mesh_distance(pred_samples.points, *gt)
+    s2p = metrics.point_to_mesh_distance(gt_samples.points, *pred)
     pred_loops = metrics.boundary_loops(pred[1])
     out = FrameMetrics(
         frame=frame,
         chamfer_cm=comparison.chamfer * CM,
         p2s_cm=float(p2s.mean()) * CM,
+        s2p_cm=float(s2p.mean()) * CM,
         normal_consistency=comparison.normal_consistency,
         fscore_1cm=comparison.fscore,
         boundary_count_pred=len(pred_loops),

@@ -172,11 +172,14 @@ def cross_matrix(v: torch.Tensor) -> torch.Tensor:
 
 
 def _residual_jacobian_pinv(p: torch.Tensor, sdf_fn: SdfFn, warp_fn: WarpFn, ray_dirs: torch.Tensor) -> torch.Tensor:
-    """B^+ = (B^T B)^-1 B^T [N, 3, 4] of B = dr/dp = [grad f^T; [v]x J] [N, 4, 3], detached."""
+    """B^+ [N, 3, 4] of B = dr/dp = [grad f^T; [v]x J] [N, 4, 3], detached.
+
+    B^+ = (B^T B)^-1 B^T for a ray that crosses the surface; the SVD pseudo-inverse also gives the
+    minimum-norm answer for the rare grazing ray or flat SDF spot where B loses rank.
+    """
     jacobian = _warp_jacobian(p, warp_fn)
     b = torch.cat([_sdf_gradient(p, sdf_fn)[:, None, :], cross_matrix(ray_dirs) @ jacobian], dim=1)
-    bt = b.transpose(1, 2)
-    return torch.linalg.solve(bt @ b, bt)
+    return torch.linalg.pinv(b)
 
 
 def surface_residuals(

@@ -84,6 +84,9 @@ def test_garment_and_training_masks(folder):
     training = folder.training_masks(0)
     assert np.array_equal(training["short_sleeve_upper"], groups["upper"])
     assert np.array_equal(training["skirt"], groups["bottom"])
+    clothing = folder.clothing_masks(0)
+    assert np.array_equal(clothing["short_sleeve_upper"], labels == ATR_LABELS["upper_clothes"])  # no arms, no face
+    assert np.array_equal(clothing["skirt"], labels == ATR_LABELS["skirt"])
 
 
 def test_camera_and_body(folder):

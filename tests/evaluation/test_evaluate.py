@@ -103,7 +103,7 @@ def test_identical_prediction_through_the_cli(subject, tmp_path, capsys):
     assert len(tube["frames"]) == FRAMES
     mean = tube["mean"]
     assert mean["chamfer_cm"] < 0.4  # sampling bias only: 0.5 * sqrt(area / N) ≈ 0.2 cm
-    assert mean["p2s_cm"] < 1e-3
+    assert mean["p2s_cm"] < 1e-3 and mean["s2p_cm"] < 1e-3
     assert mean["fscore_1cm"] == 1.0
     assert mean["normal_consistency"] > 0.99
     assert mean["interpenetration"] == 0.0
@@ -130,7 +130,7 @@ def test_shifted_prediction_on_selected_frames(subject, tmp_path):
     mean = result.garments["tube"].mean()
     assert mean["boundary_cm"]["neck"] == pytest.approx(0.5, abs=0.01)
     assert mean["boundary_cm"]["bottom_curve"] == pytest.approx(0.5, abs=0.01)
-    assert 0.1 < mean["p2s_cm"] < 0.5
+    assert 0.1 < mean["p2s_cm"] < 0.5 and 0.1 < mean["s2p_cm"] < 0.5
     assert 0.5 < mean["mask_iou"] < 1.0  # the camera sees the shift in depth as a smaller disc
     assert result.garments["tube"].acceleration.pred is None  # two frames make no acceleration
     assert result.curves is None

@@ -1,0 +1,119 @@
+"""Quality, time and memory of `recmv fit` (fast preset) on synthetic subjects, and the time per
+iteration of the fast and reference presets side by side on the same subject.
+
+For each garment pair and image size: synthesise the subject (30 frames, `rotate`, seed 0; cached in
+--work), run `recmv fit` in a fresh process (wall time, peak memory), then `recmv eval` its per-frame
+meshes against gt/: per-garment mask IoU (worst and mean frame), one-sided GT -> fit distance (S2P),
+normal consistency and Chamfer. Then, in this process on the first subject, time iterations of both
+presets after a warm-up.
+
+Usage: python benchmarks/fit_subjects.py [--sizes 256,512] [--pairs short_sleeve_upper+skirt,long_sleeve_upper+long_pants]
+       [--work /tmp/recmv_bench_fit] [--iterations 3] [--out bench_fit.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from recmv.evaluation.evaluate import EvaluationOptions, evaluate
+from recmv.synth.config import SynthConfig
+from recmv.synth.writer import synthesize
+from recmv.training.config import preset_config
+from recmv.training.data import load_fit_data
+from recmv.training.trainer import Trainer
+
+
+def subject_for(work: Path, garments: tuple[str, ...], size: int, frames: int) -> Path:
+    folder = work / f"{'+'.join(garments)}_{size}"
+    if not (folder / "subject.json").exists():
+        synthesize(SynthConfig(garments=garments, frames=frames, size=size, seed=0), folder)
+    return folder
+
+
+def fit_in_process(subject: Path, run: Path) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (GiB) of `recmv fit` in a fresh process."""
+    command = [sys.executable, "-m", "recmv.cli.main", "fit", str(subject), "--out", str(run)]
+    if (run / "checkpoints").exists():
+        command.append("--resume")
+    start = time.perf_counter()
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"recmv fit failed:\n{result.stderr[-4000:]}")
+    return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+
+
+def quality(run: Path, subject: Path) -> dict[str, dict[str, float]]:
+    result = evaluate(run / "meshes", subject, EvaluationOptions(samples=30_000))
+    rows = {}
+    for garment, outcome in result.garments.items():
+        ious = [f.mask_iou for f in outcome.frames]
+        mean = outcome.mean()
+        rows[garment] = {
+            "iou_min": min(ious),
+            "iou_mean": sum(ious) / len(ious),
+            "s2p_cm": mean["s2p_cm"],
+            "nc": mean["normal_consistency"],
+            "cd_cm": mean["chamfer_cm"],
+        }
+    return rows
+
+
+def seconds_per_iteration(subject: Path, preset: str, iterations: int) -> float:
+    """Mean wall time of `iterations` training iterations after one warm-up (no SDF initial fit)."""
+    config = preset_config(preset)
+    trainer = Trainer(config, load_fit_data(subject, config.working_size), Path("/tmp") / f"recmv_bench_{preset}")
+    trainer.run_dir.mkdir(parents=True, exist_ok=True)
+    stage = config.stage_at(0)
+    trainer.refresh_meshes(stage)
+    batches = trainer.epoch_batches(0, stage)
+    trainer.step(batches[0], stage)
+    start = time.perf_counter()
+    for index in range(iterations):
+        trainer.step(batches[(index + 1) % len(batches)], stage)
+    return (time.perf_counter() - start) / iterations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="256,512")
+    parser.add_argument("--pairs", default="short_sleeve_upper+skirt,long_sleeve_upper+long_pants")
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--work", default="/tmp/recmv_bench_fit")
+    parser.add_argument("--iterations", type=int, default=3, help="timed iterations per preset")
+    parser.add_argument("--out", default="bench_fit.json")
+    args = parser.parse_args()
+    work = Path(args.work)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    records = []
+    print("| subject | size | garment | fit wall (s) | peak RSS (GiB) | IoU min | IoU mean | S2P (cm) | NC | CD (cm) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for pair in args.pairs.split(","):
+        garments = tuple(pair.split("+"))
+        for size in (int(s) for s in args.sizes.split(",")):
+            subject = subject_for(work, garments, size, args.frames)
+            run = work / f"run_{pair}_{size}"
+            wall, peak = fit_in_process(subject, run)
+            for garment, row in quality(run, subject).items():
+                records.append({"subject": pair, "size": size, "garment": garment, "wall_s": wall, "peak_gib": peak, **row})
+                print(
+                    f"| {pair} | {size} | {garment} | {wall:.0f} | {peak:.2f} | {row['iou_min']:.3f} | {row['iou_mean']:.3f} "
+                    f"| {row['s2p_cm']:.2f} | {row['nc']:.3f} | {row['cd_cm']:.2f} |",
+                    flush=True,
+                )
+    first = subject_for(work, tuple(args.pairs.split(",")[0].split("+")), int(args.sizes.split(",")[0]), args.frames)
+    timing = {preset: seconds_per_iteration(first, preset, args.iterations) for preset in ("fast", "reference")}
+    print(f"\nseconds per iteration on {first.name}: fast {timing['fast']:.2f}, reference {timing['reference']:.2f} "
+          f"(reference / fast = {timing['reference'] / timing['fast']:.1f}x)")
+    Path(args.out).write_text(json.dumps({"fits": records, "seconds_per_iteration": timing}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""`recmv fit`: fit canonical garment SDFs and their deformation to a subject folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from recmv.training.config import PRESETS
+from recmv.training.fit import fit_subject
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fit",
+        help="fit garment SDFs, deformation and per-frame parameters to a subject",
+        description=(
+            "Fit one canonical SDF per garment, the non-rigid deformation and the per-frame poses, codes and "
+            "camera to a subject folder's masks, normals and colours. Writes a run folder: config.json, "
+            "log.jsonl, checkpoints/, meshes/<garment>/<frame>.obj and summary.json."
+        ),
+    )
+    parser.add_argument("subject", help="subject folder (see `recmv validate`)")
+    parser.add_argument("--out", required=True, help="run folder to write")
+    parser.add_argument("--preset", choices=PRESETS, default=None, help="fast (default: minutes on a CPU) or reference (REC-MV's own networks and schedule)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
+    parser.add_argument("--resume", action="store_true", help="continue the fit in --out from its latest checkpoint")
+    parser.add_argument("--segment", choices=("rotation", "large_motion", "all"), default="rotation", help="frames to fit (default: the rotation segment)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
+    parser.add_argument("--seed", type=int, default=None, help="override the preset's seed")
+    parser.add_argument("--no-meshes", action="store_true", help="do not write the per-frame meshes at the end")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = fit_subject(
+        args.subject,
+        args.out,
+        preset=args.preset,
+        device=args.device,
+        resume=args.resume,
+        segment=args.segment,
+        overrides={"epochs": args.epochs, "seed": args.seed},
+        write_meshes=not args.no_meshes,
+    )
+    timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in summary.timings.items())
+    terms = ", ".join(f"{name} {value:.4g}" for name, value in summary.final_terms.items())
+    print(f"fit: {summary.iterations} iterations ({timings})")
+    print(f"fit: last loss terms: {terms}")
+    print(f"fit: run folder {summary.run_dir}; meshes in {summary.run_dir / 'meshes'}")
+    return 0

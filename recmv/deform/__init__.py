@@ -1,0 +1,1 @@
+"""Canonical -> posed warps: non-rigid offset, then skinning (REC-MV §3.6-3.7)."""

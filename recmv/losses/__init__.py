@@ -1,0 +1,1 @@
+"""Loss terms, one plain function each (REC-MV §5); weights live in the fit config."""

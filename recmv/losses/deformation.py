@@ -1,0 +1,38 @@
+"""Terms on the non-rigid deformation (REC-MV §5.2, 5.11, 5.12)."""
+
+from __future__ import annotations
+
+import torch
+
+from recmv.errors import RecmvError
+
+MIN_SINGULAR_VALUE = 1e-6
+
+
+def geman_mcclure(squared: torch.Tensor, scale: float) -> torch.Tensor:
+    """Robust penalty rho(x, c) = 2 (x / c^2) / (x / c^2 + 4) of squared values x. [...] -> [...]."""
+    ratio = squared / scale**2
+    return 2.0 * ratio / (ratio + 4.0)
+
+
+def deformation_consistency_loss(warped: torch.Tensor, skinned_only: torch.Tensor, scale: float = 0.01) -> torch.Tensor:
+    """Mean rho(|W(v) - LBS(v)|^2, c): keeps warped points near their plain-skinned positions.
+
+    warped, skinned_only: [N, 3]. Returns a scalar.
+    """
+    if warped.shape != skinned_only.shape or warped.shape[-1] != 3:
+        raise RecmvError(f"warped, skinned_only: expected equal [N, 3], got {tuple(warped.shape)}, {tuple(skinned_only.shape)}")
+    return geman_mcclure((warped - skinned_only).square().sum(-1), scale).mean()
+
+
+def rigidity_loss(jacobian: torch.Tensor, scale: float = 0.5) -> torch.Tensor:
+    """Mean rho(sum_k log(s_k)^2, c) over Jacobians [N, 3, 3] (singular values s; 0 for rotations)."""
+    if jacobian.ndim != 3 or jacobian.shape[1:] != (3, 3):
+        raise RecmvError(f"jacobian: expected [N, 3, 3], got {tuple(jacobian.shape)}")
+    singular = torch.linalg.svdvals(jacobian).clamp_min(MIN_SINGULAR_VALUE)
+    return geman_mcclure(torch.log(singular).square().sum(-1), scale).mean()
+
+
+def offset_norm(offsets: torch.Tensor) -> torch.Tensor:
+    """Mean length of the non-rigid offsets [N, 3] (logged by REC-MV, weight 0)."""
+    return offsets.norm(dim=-1).mean()

@@ -1,0 +1,37 @@
+"""DCT smoothness of trajectories (REC-MV §5.15, with the translation included)."""
+
+from __future__ import annotations
+
+import torch
+
+from recmv.errors import RecmvError
+from recmv.fields.latent import dct_basis
+
+
+def dct_smoothness_loss(trajectory: torch.Tensor, window: int = 30, keep: int = 10) -> torch.Tensor:
+    """Mean |coefficient| of the high-frequency DCT-II bases of each coordinate's time series.
+
+    trajectory: [T, ...] (for example posed joints [T, J, 3]). Of a T-frame series, the bases
+    round(keep * T / window) .. T-1 are penalised (REC-MV: 10..29 of 30). Returns a scalar (0 for T < 3).
+    """
+    frames = trajectory.shape[0]
+    if frames < 3:
+        return trajectory.sum() * 0.0
+    first = max(1, round(keep * frames / window))
+    if first >= frames:
+        return trajectory.sum() * 0.0
+    basis = dct_basis(frames, frames, dtype=trajectory.dtype, device=trajectory.device)[:, first:]
+    coefficients = basis.T @ trajectory.reshape(frames, -1)
+    return coefficients.abs().mean()
+
+
+def dct_windows(frames: torch.Tensor, num_frames: int, window: int) -> torch.Tensor:
+    """Per frame, the `window` consecutive frame indices centred on it, shifted to fit the sequence.
+
+    frames: [B] long -> [B, min(window, num_frames)] long.
+    """
+    if window < 1 or num_frames < 1:
+        raise RecmvError(f"window, num_frames: expected >= 1, got {window}, {num_frames}")
+    length = min(window, num_frames)
+    start = (frames - length // 2).clamp(0, num_frames - length)
+    return start[:, None] + torch.arange(length, device=frames.device)[None]

@@ -1,0 +1,1 @@
+"""Per-frame parameters and the garment model that assembles fields, warp and renderers."""

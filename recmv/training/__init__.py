@@ -1,0 +1,1 @@
+"""Fitting: configs and stage schedules, the training loop, checkpoints and logs."""

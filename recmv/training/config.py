@@ -1,0 +1,251 @@
+"""Typed configuration of `recmv fit`: loss weights, stages, optimisers and the two presets.
+
+`reference` is REC-MV's own setting (recmv-method.md §5-6, the anran config): 8x512 SDFs, a 4x512
+deformer with 128-d codes, full-resolution images, Adam at 1e-4 for 200 epochs, three stages whose
+loss weights, splat radii, batch sizes and marching-cubes intervals switch at epochs 6 and 12.
+
+`fast` (the default) keeps the method and changes its costs:
+- 4x128 SDFs and a 3x128 deformer with 32-d codes (recmv.fields presets): ~35x fewer FLOPs per point;
+- images at most 256 px on a side: silhouettes and normals of a garment need no more, and the splat
+  and ray counts scale with pixels;
+- marching cubes on each garment's own box at 9-7 mm cells, coarse-to-fine near the surface, instead
+  of the whole body box at up to 30 M points;
+- higher learning rates and far fewer epochs (Adam at 2e-4 on the SDFs, whose first steps move the
+  surface by millimetres at 1e-4 already, 5e-4 on the deformer, 1e-3 on colour and codes);
+- Adam instead of SGD on the explicit vertices, with a step in metres: SGD's step scales with the
+  image size and vertex density (at 256 px and 0.05 it moved vertices by centimetres per step);
+- fewer rays per image and Gauss-Newton steps in the ray/surface search, which converges in a handful
+  of steps instead of 20 linear ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+
+from recmv.errors import RecmvError
+from recmv.fields.appearance import AppearanceConfig
+from recmv.fields.deformation import DeformationConfig
+from recmv.fields.sdf import SDFConfig
+from recmv.fields.sdf_init import SDFFitConfig
+
+PRESETS = ("fast", "reference")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weight of each named loss term (0 turns a term off). Numbers refer to recmv-method.md §5."""
+
+    silhouette: float = 1.0
+    """5.1 soft IoU of the splatted marching-cubes vertices against each garment's parsing mask."""
+    deformation_consistency: float = 0.6
+    """5.2 Geman-McClure of |W(v) - LBS(v)|^2: keeps the non-rigid offset small."""
+    pc_sdf: float = 60.0
+    """5.4 mean |f(v)| at the explicitly moved marching-cubes vertices."""
+    eikonal: float = 1.0
+    """5.10 (|grad f| - 1)^2 near the surface and in the garment box."""
+    rigidity: float = 0.1
+    """5.12 Geman-McClure of the squared log singular values of the deformation Jacobian."""
+    normal: float = 0.1
+    """5.14 canonical normal at ray/surface points against the observed normal map."""
+    colour: float = 0.5
+    """5.13 L1 colour of the appearance field at ray/surface points."""
+    dct: float = 4.0
+    """5.15 high-frequency DCT energy of posed joint trajectories (translation included)."""
+
+    def active(self) -> dict[str, float]:
+        return {name: value for name, value in dataclasses.asdict(self).items() if value > 0}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the schedule; it applies from `start_epoch` until the next stage starts."""
+
+    name: str
+    start_epoch: int
+    batch_size: int
+    """Frames per iteration."""
+    splat_radius: float
+    """Point-splat radius in NDC units (fraction of half the shorter image side), REC-MV's `radius`."""
+    refresh_every: int
+    """Iterations between marching-cubes refreshes of the explicit meshes (REC-MV `remesh_intersect`)."""
+    cell_size: float
+    """Marching-cubes cell edge, metres."""
+    rays_per_image: int
+    """Pixels per image for the normal and colour terms, shared among the garments."""
+    weights: LossWeights
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Learning rates and schedules of the three optimisers (REC-MV §6.2)."""
+
+    sdf_lr: float = 1e-4
+    """Adam on the garment SDFs."""
+    deformer_lr: float = 1e-4
+    """Adam on the deformation network."""
+    appearance_lr: float = 1e-4
+    """Adam on the appearance network."""
+    codes_lr: float = 1e-4
+    """Adam on the per-frame latent codes."""
+    body_lr: float = 1e-4
+    """Adam on poses and translations (0 freezes them)."""
+    camera_lr: float = 1e-4
+    """Adam on the camera corrections (0 freezes them)."""
+    warmup_iterations: int = 0
+    """Iterations over which every learning rate ramps up linearly from 0 (Adam's first steps move
+    every weight by about the learning rate, which shifts a freshly fitted SDF by centimetres)."""
+    milestones: tuple[int, ...] = (10, 30, 80, 130)
+    """Epochs at which every learning rate is multiplied by `gamma`."""
+    gamma: float = 0.333
+    vertex_optimizer: str = "sgd"
+    """Optimiser of the explicit marching-cubes vertices: "sgd" (REC-MV) or "adam"."""
+    vertex_lr: float = 0.05
+    """Its learning rate; for Adam, about the step of a vertex in metres."""
+    vertex_momentum: float = 0.9
+    """SGD momentum."""
+
+
+@dataclass(frozen=True)
+class SurfaceSearchConfig:
+    """Ray / canonical-surface search for the normal and colour terms (REC-MV §4.2)."""
+
+    newton_steps: int = 20
+    gauss_newton_steps: int = 0
+    sdf_tolerance: float = 5e-5
+    angle_pixels: float = 0.5
+    """Converged rays pass within this many pixels of the point (REC-MV angThred)."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything `recmv fit` needs besides the subject; saved resolved into every run folder."""
+
+    preset: str = "fast"
+    seed: int = 0
+    epochs: int = 200
+    working_size: int | None = None
+    """Images are resized so the longer side is at most this many pixels (None: full resolution)."""
+    sdf: SDFConfig = field(default_factory=SDFConfig.reference)
+    deformer: DeformationConfig = field(default_factory=DeformationConfig.reference)
+    appearance: AppearanceConfig = field(default_factory=AppearanceConfig.reference)
+    sdf_init: SDFFitConfig = field(default_factory=SDFFitConfig.reference)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    surface: SurfaceSearchConfig = field(default_factory=SurfaceSearchConfig)
+    stages: tuple[Stage, ...] = ()
+    annealing_period: float = 2500.0
+    """Deformer positional-encoding annealing: ratio = iteration / period + 0.5 (REC-MV)."""
+    regulariser_points: int = 4096
+    """Marching-cubes vertices per iteration (shared among garments) for the eikonal and rigidity terms."""
+    dct_window: int = 30
+    box_margin: float = 0.12
+    """Metres around each garment's template for its marching-cubes box."""
+    mesh_cell_size: float = 0.006
+    """Marching-cubes cell of the per-frame meshes written at the end, metres."""
+    checkpoint_every: int = 50
+    """Iterations between checkpoints (one is also written at every stage switch and at the end)."""
+
+    def stage_at(self, epoch: int) -> Stage:
+        current = self.stages[0]
+        for stage in self.stages:
+            if epoch >= stage.start_epoch:
+                current = stage
+        return current
+
+    def validate(self) -> None:
+        if not self.stages or self.stages[0].start_epoch != 0:
+            raise RecmvError("fit config: the first stage must start at epoch 0")
+        starts = [stage.start_epoch for stage in self.stages]
+        if starts != sorted(set(starts)):
+            raise RecmvError(f"fit config: stage start epochs must increase, got {starts}")
+        if self.epochs < 1:
+            raise RecmvError(f"fit config: epochs must be >= 1, got {self.epochs}")
+        for stage in self.stages:
+            if stage.batch_size < 1 or stage.refresh_every < 1 or stage.cell_size <= 0 or stage.splat_radius <= 0:
+                raise RecmvError(f"fit config: stage {stage.name!r} needs positive batch, refresh, cell and radius")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> FitConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def reference_config() -> FitConfig:
+    """REC-MV's anran setting (config_anran_garment_10-5-1)."""
+    def weights(consistency: float, pc_sdf: float, rigidity: float, colour: float, dct: float) -> LossWeights:
+        return LossWeights(
+            deformation_consistency=consistency, pc_sdf=pc_sdf, rigidity=rigidity, colour=colour, dct=dct
+        )
+
+    stages = (
+        Stage("coarse", 0, 3, 0.006, 30, 0.0075, 2048, weights(0.6, 60.0, 0.1, 0.5, 4.0)),
+        Stage("medium", 6, 2, 0.00465, 60, 0.006, 2048, weights(0.2, 30.0, 0.1, 1.0, 6.0)),
+        Stage("fine", 12, 1, 0.0041, 120, 0.0053, 6144, weights(0.1, 10.0, 0.07, 1.0, 12.0)),
+    )
+    return FitConfig(preset="reference", epochs=200, stages=stages)
+
+
+def fast_config() -> FitConfig:
+    """The default: REC-MV's method at a cost of minutes on a CPU (see the module docstring)."""
+    def weights(consistency: float, pc_sdf: float, rigidity: float, dct: float) -> LossWeights:
+        return LossWeights(
+            deformation_consistency=consistency, pc_sdf=pc_sdf, rigidity=rigidity, normal=0.1, colour=0.2, dct=dct
+        )
+
+    stages = (
+        Stage("coarse", 0, 2, 0.012, 20, 0.011, 256, weights(0.6, 60.0, 0.1, 4.0)),
+        Stage("medium", 8, 2, 0.010, 30, 0.009, 384, weights(0.2, 30.0, 0.1, 6.0)),
+        Stage("fine", 20, 2, 0.009, 40, 0.007, 512, weights(0.1, 10.0, 0.07, 12.0)),
+    )
+    return FitConfig(
+        preset="fast",
+        epochs=32,
+        working_size=256,
+        sdf=SDFConfig.fast(),
+        deformer=DeformationConfig.fast(),
+        appearance=AppearanceConfig.fast(),
+        sdf_init=SDFFitConfig.fast(),
+        optim=OptimConfig(
+            sdf_lr=2e-4, deformer_lr=5e-4, appearance_lr=1e-3, codes_lr=1e-3, body_lr=1e-4, camera_lr=1e-5, milestones=(16, 26), gamma=0.333,
+            vertex_optimizer="adam", vertex_lr=1e-3,
+        ),
+        surface=SurfaceSearchConfig(newton_steps=6, gauss_newton_steps=3),
+        regulariser_points=2048,
+        stages=stages,
+    )
+
+
+def preset_config(name: str) -> FitConfig:
+    if name == "fast":
+        return fast_config()
+    if name == "reference":
+        return reference_config()
+    raise RecmvError(f"--preset: expected one of {', '.join(PRESETS)}, got {name!r}")
+
+
+def config_from_json(data: dict) -> FitConfig:
+    """Rebuild a FitConfig from its `to_json` form (the run folder's config.json)."""
+    return _from_json(FitConfig, data)
+
+
+def _from_json(cls, data):
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for item in dataclasses.fields(cls):
+        if item.name not in data:
+            continue
+        values[item.name] = _value_from_json(hints[item.name], data[item.name])
+    return cls(**values)
+
+
+def _value_from_json(hint, value):
+    if dataclasses.is_dataclass(hint):
+        return _from_json(hint, value)
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        inner = args[0] if args else None
+        return tuple(_value_from_json(inner, v) if inner is not None and inner is not Ellipsis else v for v in value)
+    return value

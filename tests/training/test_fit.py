@@ -1,0 +1,122 @@
+"""Short CPU fits on a tiny synthetic subject: loss terms, resume, checkpoints, outputs and the command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from recmv.cli.main import main
+from recmv.errors import InputFileError, RecmvError
+from recmv.training.config import LossWeights
+from recmv.training.data import load_fit_data
+from recmv.training.fit import fit_subject
+from recmv.training.trainer import Trainer
+from tests.training.conftest import tiny_config
+
+
+TERMS = ("silhouette", "deformation_consistency", "pc_sdf", "eikonal", "rigidity", "normal", "colour", "dct")
+
+
+@pytest.fixture(scope="module")
+def initial_state(tiny_subject, tmp_path_factory):
+    """A trainer after the SDF initial fit, and its state to restart every term's run from."""
+    config = tiny_config(epochs=5)
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path_factory.mktemp("terms"))
+    trainer.initialise_sdfs(progress=False)
+    return trainer.model.state_dict()
+
+
+@pytest.mark.parametrize("term", TERMS)
+def test_a_short_run_decreases_each_active_term(tiny_subject, initial_state, tmp_path, term):
+    """Each term alone is optimised from a start away from its minimum, on fixed explicit meshes."""
+    weights = LossWeights(**{name: (1.0 if name == term else 0.0) for name in TERMS})
+    stage = dataclasses.replace(tiny_config().stages[0], weights=weights, refresh_every=1000)
+    config = tiny_config(epochs=4, stages=(stage,))
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    trainer.model.load_state_dict(initial_state)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        # Offsets of centimetres and a stretched deformation; jittered poses.
+        trainer.model.deformer.mlp[-1].weight.copy_(0.05 * torch.randn(trainer.model.deformer.mlp[-1].weight.shape, generator=generator))
+        trainer.model.frames.poses.add_(0.05 * torch.randn(trainer.model.frames.poses.shape, generator=generator))
+    trainer.refresh_meshes(stage)
+    with torch.no_grad():  # as if the explicit step had moved the vertices off the zero level set
+        for vertices in trainer.meshes.vertices:
+            vertices.add_(0.01 * torch.randn(vertices.shape, generator=generator))
+    frames = torch.arange(2)
+    before = trainer.evaluate(frames, stage)
+    assert set(before) == {term}
+    trainer.run(progress=False)
+    trainer.iteration = 0  # the same random draws and annealing as `before`
+    after = trainer.evaluate(frames, stage)
+    assert after[term] < before[term]
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tiny_subject, tmp_path):
+    overrides = dict(tiny_config(epochs=3).__dict__)
+    fit_subject(tiny_subject, tmp_path / "straight", overrides=overrides, write_meshes=False, progress=False)
+    # "Killed" after 3 iterations: the checkpoint at iteration 2 survives, iteration 3 is lost.
+    fit_subject(tiny_subject, tmp_path / "killed", overrides=overrides, write_meshes=False, progress=False, stop_after=3)
+    log_lines = (tmp_path / "killed" / "log.jsonl").read_text().splitlines()
+    assert len(log_lines) == 3
+    fit_subject(tiny_subject, tmp_path / "killed", resume=True, write_meshes=False, progress=False)
+    straight = torch.load(tmp_path / "straight" / "checkpoints" / "latest.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "killed" / "checkpoints" / "latest.pt", weights_only=True)
+    assert straight["iteration"] == resumed["iteration"] == 6
+    for name, value in straight["model"].items():
+        torch.testing.assert_close(resumed["model"][name], value, rtol=0, atol=0, msg=name)
+    straight_log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    resumed_log = [json.loads(line) for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in resumed_log] == list(range(6))
+    assert [r["silhouette"] for r in resumed_log] == [r["silhouette"] for r in straight_log]
+
+
+def test_corrupt_or_foreign_checkpoints_are_refused(tiny_subject, tmp_path):
+    overrides = dict(tiny_config(epochs=1).__dict__)
+    run = tmp_path / "run"
+    fit_subject(tiny_subject, run, overrides=overrides, write_meshes=False, progress=False)
+    with pytest.raises(RecmvError, match="already holds a fit"):
+        fit_subject(tiny_subject, run, overrides=overrides, progress=False)
+    checkpoint = run / "checkpoints" / "latest.pt"
+    good = checkpoint.read_bytes()
+    checkpoint.write_bytes(good[: len(good) // 2])
+    with pytest.raises(InputFileError, match="corrupt"):
+        fit_subject(tiny_subject, run, resume=True, progress=False)
+    checkpoint.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(InputFileError, match="latest.pt"):
+        fit_subject(tiny_subject, run, resume=True, progress=False)
+    # A checkpoint of another run (other seed: other networks' identity) is named as such.
+    other = tmp_path / "other"
+    fit_subject(tiny_subject, other, overrides={**overrides, "seed": 5}, write_meshes=False, progress=False)
+    checkpoint.write_bytes((other / "checkpoints" / "latest.pt").read_bytes())
+    with pytest.raises(InputFileError, match="different run"):
+        fit_subject(tiny_subject, run, resume=True, progress=False)
+    with pytest.raises(RecmvError, match="preset"):
+        fit_subject(tiny_subject, other, preset="reference", resume=True, progress=False)
+
+
+def test_fit_writes_config_log_and_posed_meshes(tiny_subject, tmp_path):
+    overrides = dict(tiny_config(epochs=1).__dict__)
+    run = tmp_path / "run"
+    summary = fit_subject(tiny_subject, run, overrides=overrides, progress=False)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["epochs"] == 1 and saved["stages"][0]["name"] == "coarse"
+    assert summary.iterations == 2
+    assert set(summary.final_terms) == set(tiny_config().stages[0].weights.active())
+    for garment in ("short_sleeve_upper", "skirt"):
+        names = sorted(p.name for p in (run / "meshes" / garment).iterdir())
+        assert names == ["000000.obj", "000001.obj", "000002.obj", "000003.obj", "canonical.obj"]
+
+
+def test_fit_command_end_to_end(tiny_subject, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["fit", str(tiny_subject), "--out", str(run), "--epochs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "iterations" in printed and str(run) in printed
+    assert (run / "meshes" / "skirt" / "000003.obj").exists()
+    if not torch.cuda.is_available():
+        assert main(["fit", str(tiny_subject), "--out", str(tmp_path / "bad"), "--device", "cuda"]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
