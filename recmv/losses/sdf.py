@@ -45,3 +45,8 @@ def eikonal_samples(
     extra = math.ceil(count * global_ratio)
     uniform = torch.rand(extra, 3, generator=generator, dtype=surface_points.dtype).to(surface_points.device)
     return torch.cat([local, low + (high - low) * uniform])
+
+
+def body_penetration_loss(body_sdf: torch.Tensor, margin: float) -> torch.Tensor:
+    """Mean max(0, margin - d) over garment points at signed body distances d [N] (negative inside)."""
+    return torch.relu(margin - body_sdf).mean()

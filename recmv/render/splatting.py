@@ -94,8 +94,9 @@ def splat_silhouettes(
         camera: the view; its width and height give the image size.
         radius_px: splat radius in pixels.
         max_points_per_pixel: K, the nearest-in-depth points composited per pixel.
-        occluder_depth: [H, W] camera depth of an opaque surface that is not splatted (the body,
-            rendered exactly), inf where there is none; points behind it do not cover that pixel.
+        occluder_depth: [H, W] or [G, H, W] (per group) camera depth of an opaque surface that is not
+            splatted (the body, rendered exactly), inf where there is none; points behind it do not
+            cover that pixel.
     Returns:
         [G, H, W] masks in [0, 1]; their sum over groups is the total coverage (also <= 1).
     """
@@ -116,9 +117,15 @@ def splat_silhouettes(
     pixels, depth, group = pixels[in_front], depth[in_front], point_group[in_front]
     point_index, pixel_index, alpha = _footprint_pairs(pixels, radius_px, width, height)
     if occluder_depth is not None:
-        if occluder_depth.shape != (height, width):
-            raise RecmvError(f"occluder_depth: expected shape [{height}, {width}], got {tuple(occluder_depth.shape)}")
-        in_front = depth[point_index].detach() < occluder_depth.reshape(-1)[pixel_index]
+        if occluder_depth.shape == (height, width):
+            occluder_depth = occluder_depth.expand(num_groups, height, width)
+        if occluder_depth.shape != (num_groups, height, width):
+            raise RecmvError(
+                f"occluder_depth: expected shape [{height}, {width}] or [{num_groups}, {height}, {width}], "
+                f"got {tuple(occluder_depth.shape)}"
+            )
+        limit = occluder_depth.reshape(num_groups, -1)[group[point_index], pixel_index]
+        in_front = depth[point_index].detach() < limit
         point_index, pixel_index, alpha = point_index[in_front], pixel_index[in_front], alpha[in_front]
     if point_index.numel() == 0:
         return masks.view(num_groups, height, width)

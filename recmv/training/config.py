@@ -10,10 +10,13 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
   and ray counts scale with pixels;
 - marching cubes on each garment's own box at 9-7 mm cells, coarse-to-fine near the surface, instead
   of the whole body box at up to 30 M points;
-- higher learning rates and far fewer epochs (Adam at 2e-4 on the SDFs, whose first steps move the
-  surface by millimetres at 1e-4 already, 5e-4 on the deformer, 1e-3 on colour and codes);
+- higher learning rates and far fewer epochs (Adam at 5e-4 on the SDFs and the deformer, 1e-3 on colour
+  and codes) after a 30-iteration warm-up: Adam's first steps move every weight by about the learning
+  rate, which would shift a freshly fitted SDF by centimetres;
 - Adam instead of SGD on the explicit vertices, with a step in metres: SGD's step scales with the
   image size and vertex density (at 256 px and 0.05 it moved vertices by centimetres per step);
+- a body-penetration term (REC-MV has none): with the garment masks alone, parts of a garment that
+  sink into the body are hidden by it and get no silhouette gradient to come back;
 - fewer rays per image and Gauss-Newton steps in the ray/surface search, which converges in a handful
   of steps instead of 20 linear ones.
 """
@@ -53,6 +56,9 @@ class LossWeights:
     """5.13 L1 colour of the appearance field at ray/surface points."""
     dct: float = 4.0
     """5.15 high-frequency DCT energy of posed joint trajectories (translation included)."""
+    body_penetration: float = 0.0
+    """Not in REC-MV: mean depth by which deformed garment vertices come within `penetration_margin`
+    of the canonical body (or enter it)."""
 
     def active(self) -> dict[str, float]:
         return {name: value for name, value in dataclasses.asdict(self).items() if value > 0}
@@ -139,6 +145,8 @@ class FitConfig:
     regulariser_points: int = 4096
     """Marching-cubes vertices per iteration (shared among garments) for the eikonal and rigidity terms."""
     dct_window: int = 30
+    penetration_margin: float = 0.005
+    """Metres garment vertices keep from the body surface under the body_penetration term."""
     box_margin: float = 0.12
     """Metres around each garment's template for its marching-cubes box."""
     mesh_cell_size: float = 0.006
@@ -191,7 +199,8 @@ def fast_config() -> FitConfig:
     """The default: REC-MV's method at a cost of minutes on a CPU (see the module docstring)."""
     def weights(consistency: float, pc_sdf: float, rigidity: float, dct: float) -> LossWeights:
         return LossWeights(
-            deformation_consistency=consistency, pc_sdf=pc_sdf, rigidity=rigidity, normal=0.1, colour=0.2, dct=dct
+            deformation_consistency=consistency, pc_sdf=pc_sdf, rigidity=rigidity, normal=0.1, colour=0.2, dct=dct,
+            body_penetration=20.0,
         )
 
     stages = (
@@ -208,8 +217,8 @@ def fast_config() -> FitConfig:
         appearance=AppearanceConfig.fast(),
         sdf_init=SDFFitConfig.fast(),
         optim=OptimConfig(
-            sdf_lr=2e-4, deformer_lr=5e-4, appearance_lr=1e-3, codes_lr=1e-3, body_lr=1e-4, camera_lr=1e-5, milestones=(16, 26), gamma=0.333,
-            vertex_optimizer="adam", vertex_lr=1e-3,
+            sdf_lr=5e-4, deformer_lr=5e-4, appearance_lr=1e-3, codes_lr=1e-3, warmup_iterations=30, body_lr=1e-4, camera_lr=1e-5, milestones=(16, 26), gamma=0.333,
+            vertex_optimizer="adam", vertex_lr=2e-3,
         ),
         surface=SurfaceSearchConfig(newton_steps=6, gauss_newton_steps=3),
         regulariser_points=2048,

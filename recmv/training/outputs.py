@@ -1,10 +1,12 @@
 """What `recmv fit` writes beside its checkpoints until `recmv extract` exists: per-frame posed
-marching-cubes meshes of every garment, opened where the closed template had its caps.
+marching-cubes meshes of every garment, opened where the template has its holes.
 
 The canonical SDFs are closed surfaces (REC-MV fits them to hole-closed templates), so their
-marching-cubes meshes carry caps over the neck, cuffs, waist and hems. A face is dropped when its
-centre is nearest to a cap face of the closed template; this opens the mesh at the template's
-boundaries (the learned curves of part 2 replace this).
+marching-cubes meshes carry caps over the neck, cuffs, waist and hems. Each template boundary loop
+defines a disc (its centroid, its best-fit plane with the normal N pointing away from the garment, and
+its largest radius r). A face is dropped when its centre lies past that plane within 2 r of the axis.
+A garment fitted shorter than its template keeps its cap this way; the learned curves of part 2 and
+registration (`recmv extract`) replace this.
 """
 
 from __future__ import annotations
@@ -15,30 +17,46 @@ from typing import TYPE_CHECKING
 import torch
 from tqdm import tqdm
 
-from recmv.fields.sdf_init import closed_template
-from recmv.training.explicit import canonical_mesh
 from recmv.geometry.mesh_io import write_mesh
-from recmv.geometry.proximity import closest_points
 from recmv.templates.garments import GarmentTemplate
+from recmv.training.explicit import canonical_mesh
 
 if TYPE_CHECKING:
     from recmv.training.trainer import Trainer
 
+CAP_RADIUS_MARGIN = 2.0
+"""Discs reach this factor beyond the loop's largest radius (the fitted surface may be looser)."""
+
+
+def cap_faces(centres: torch.Tensor, template: GarmentTemplate, offset: float) -> torch.Tensor:
+    """[F] bool: face centres [F, 3] lying over one of the template's holes.
+
+    offset: metres the plane is moved towards the garment, so the cap's rim is dropped too.
+    """
+    vertices = template.vertices.to(centres)
+    middle = vertices.mean(0)
+    over = torch.zeros(centres.shape[0], dtype=torch.bool, device=centres.device)
+    for loop in template.boundaries.values():
+        ring = vertices[loop.to(centres.device)]
+        centre = ring.mean(0)
+        normal = torch.linalg.svd(ring - centre, full_matrices=False).Vh[-1]
+        if torch.dot(normal, centre - middle) < 0:
+            normal = -normal
+        radius = (ring - centre).norm(dim=-1).max() * CAP_RADIUS_MARGIN
+        height = (centres - centre) @ normal
+        radial = (centres - centre - height[:, None] * normal).norm(dim=-1)
+        over |= (height > -offset) & (radial < radius)
+    return over
+
 
 def open_at_template_caps(
-    vertices: torch.Tensor, faces: torch.Tensor, template: GarmentTemplate
+    vertices: torch.Tensor, faces: torch.Tensor, template: GarmentTemplate, offset: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Drop the faces of a closed canonical mesh that lie over the template's holes.
 
     vertices: [V, 3]; faces: [F, 3] -> the kept mesh, unreferenced vertices removed.
     """
-    closed_vertices, closed_faces = closed_template(template)
-    cap = torch.zeros(closed_faces.shape[0], dtype=torch.bool)
-    cap |= (closed_faces >= template.vertices.shape[0]).any(dim=1)
-    centres = vertices[faces].mean(dim=1)
-    nearest = closest_points(closed_vertices.to(centres), closed_faces.to(centres.device), centres).face
-    keep = ~cap.to(nearest.device)[nearest.clamp_min(0)]
-    kept = faces[keep]
+    kept = faces[~cap_faces(vertices[faces].mean(dim=1), template, offset)]
     used, remapped = torch.unique(kept, return_inverse=True)
     return vertices[used], remapped.reshape(-1, 3)
 
@@ -51,7 +69,7 @@ def write_posed_meshes(trainer: Trainer, out_dir: Path, cell_size: float, chunk_
     for g, garment in enumerate(data.garments):
         with torch.no_grad():
             vertices, faces = canonical_mesh(model.sdfs[g], trainer.boxes[g], cell_size, garment)
-            vertices, faces = open_at_template_caps(vertices, faces, data.templates[g])
+            vertices, faces = open_at_template_caps(vertices, faces, data.templates[g], cell_size)
         folder = out_dir / garment
         write_mesh(folder / "canonical.obj", vertices, faces)
         indices = torch.arange(data.num_frames, device=trainer.device)

@@ -26,7 +26,8 @@ from recmv import fileio
 from recmv.errors import RecmvError
 from recmv.fields.sdf_init import closed_template, fit_sdf_to_mesh
 from recmv.losses.deformation import deformation_consistency_loss, rigidity_loss
-from recmv.losses.sdf import eikonal_loss, eikonal_samples, surface_loss
+from recmv.body.body_sdf import BodySDFGrid
+from recmv.losses.sdf import body_penetration_loss, eikonal_loss, eikonal_samples, surface_loss
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
 from recmv.losses.smoothness import dct_smoothness_loss, dct_windows
 from recmv.fields.deformation import deformation_jacobian
@@ -45,7 +46,7 @@ from recmv.training.shading import sample_rays, shading_terms
 
 log = logging.getLogger(__name__)
 
-OCCLUSION_TOLERANCE = 0.005
+OCCLUSION_TOLERANCE = 0.001
 """Metres a garment point may lie behind the body surface and still be drawn (tight garments)."""
 
 
@@ -97,6 +98,8 @@ class Trainer:
         self.device = torch.device(device)
         self.boxes = [garment_box(t, config.box_margin) for t in data.templates]
         self.model = self._build_model().to(self.device)
+        rest = data.body.rest(data.shape)
+        self.body_sdf = BodySDFGrid.from_mesh(rest.vertices, data.body.faces, data.grid.center, data.grid.extent)
         self.optimizer = self._build_optimizer()
         self.meshes: ExplicitMeshes | None = None
         self.mesh_stage = ""
@@ -150,6 +153,7 @@ class Trainer:
         data.shape = data.shape.to(device)
         data.grid.weights = data.grid.weights.to(device)
         data.grid.center = data.grid.center.to(device)
+        self.body_sdf.values, self.body_sdf.center = self.body_sdf.values.to(device), self.body_sdf.center.to(device)
         self.model.subject = Subject(body=data.body, shape=data.shape, grid=data.grid)
         self.boxes = [GarmentBox(b.low.to(device), b.high.to(device)) for b in self.boxes]
 
@@ -244,11 +248,17 @@ class Trainer:
         terms: dict[str, torch.Tensor] = {}
         if weights.silhouette > 0:
             radius_px = stage.splat_radius * min(camera.height, camera.width) / 2
+            dilation = round(stage.splat_radius / 2 * min(camera.height, camera.width) / 1.2)
+            observed = data.masks[context.frames] > 0.5
+            targets = dilate_masks(observed, dilation)
             predicted = []
             for slot, render in enumerate(context.renders):
-                # Where the body is the front-most surface it hides whatever garment lies behind it.
+                # Where the body is the front-most surface it hides the garments behind it, except
+                # where the image shows the garment: there the garment must come out in front, and
+                # hiding it would also hide the gradient that brings it there.
+                body = render.mesh_id == garment_count
                 occluder = torch.where(
-                    render.mesh_id == garment_count, render.depth + OCCLUSION_TOLERANCE, torch.full_like(render.depth, math.inf)
+                    body[None] & ~observed[slot], render.depth[None] + OCCLUSION_TOLERANCE, math.inf
                 )
                 points = torch.cat([w.posed[slot] for w in context.warped])
                 groups = torch.cat(
@@ -257,9 +267,13 @@ class Trainer:
                 predicted.append(
                     splat_silhouettes(points, groups, garment_count, camera, radius_px, occluder_depth=occluder.to(points))
                 )
-            dilation = round(stage.splat_radius / 2 * min(camera.height, camera.width) / 1.2)
-            targets = dilate_masks(data.masks[context.frames] > 0.5, dilation)
             terms["silhouette"] = silhouette_loss(torch.stack(predicted), targets, targets.flatten(2).sum(-1) > 0)
+        if weights.body_penetration > 0:
+            inside = [
+                body_penetration_loss(self.body_sdf.query(w.deformed.reshape(-1, 3)), self.config.penetration_margin)
+                for w in context.warped
+            ]
+            terms["body_penetration"] = torch.stack(inside).mean()
         if weights.deformation_consistency > 0:
             consistency = [
                 deformation_consistency_loss(

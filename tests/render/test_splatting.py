@@ -148,3 +148,16 @@ def test_bad_groups_raise():
     camera = _camera(size=4)
     with pytest.raises(RecmvError, match="point_group"):
         splat_silhouettes(torch.zeros(2, 3, dtype=DTYPE), torch.tensor([0, 2]), 2, camera, 1.0)
+
+
+def test_per_group_occluder_hides_only_its_group():
+    camera = PinholeCamera(20.0, 20.0, 7.5, 7.5, torch.eye(3), torch.zeros(3), 16, 16)
+    points = torch.tensor([[0.0, 0.0, 2.0], [0.0, 0.0, 2.0]])
+    groups = torch.tensor([0, 1])
+    occluder = torch.full((2, 16, 16), float("inf"))
+    occluder[0] = 1.0  # an opaque surface at depth 1 in front of group 0 only
+    masks = splat_silhouettes(points, groups, 2, camera, 2.0, occluder_depth=occluder)
+    assert masks[0].sum() == 0
+    assert masks[1].sum() > 0
+    shared = splat_silhouettes(points, groups, 2, camera, 2.0, occluder_depth=occluder[0])
+    assert shared.sum() == 0

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
 
 from recmv.cli.main import main
 from recmv.errors import InputFileError, RecmvError
-from recmv.training.config import LossWeights
+from recmv.training.config import LossWeights, reference_config
 from recmv.training.data import load_fit_data
 from recmv.training.fit import fit_subject
 from recmv.training.trainer import Trainer
 from tests.training.conftest import tiny_config
 
 
-TERMS = ("silhouette", "deformation_consistency", "pc_sdf", "eikonal", "rigidity", "normal", "colour", "dct")
+TERMS = (
+    "silhouette", "deformation_consistency", "pc_sdf", "eikonal", "rigidity", "normal", "colour", "dct",
+    "body_penetration",
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +50,8 @@ def test_a_short_run_decreases_each_active_term(tiny_subject, initial_state, tmp
     with torch.no_grad():  # as if the explicit step had moved the vertices off the zero level set
         for vertices in trainer.meshes.vertices:
             vertices.add_(0.01 * torch.randn(vertices.shape, generator=generator))
+            if term == "body_penetration":  # shrink the garments into the body
+                vertices.copy_(vertices.mean(0) + 0.7 * (vertices - vertices.mean(0)))
     frames = torch.arange(2)
     before = trainer.evaluate(frames, stage)
     assert set(before) == {term}
@@ -120,3 +126,22 @@ def test_fit_command_end_to_end(tiny_subject, tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main(["fit", str(tiny_subject), "--out", str(tmp_path / "bad"), "--device", "cuda"]) == 2
         assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_reference_preset_runs_a_few_iterations_on_cpu(tiny_subject, tmp_path):
+    """REC-MV's own networks (8x512 SDFs, 4x512 deformer, 128-d codes) and loss weights, on coarse cells."""
+    config = reference_config()
+    stages = tuple(dataclasses.replace(s, cell_size=0.05, rays_per_image=64) for s in config.stages)
+    # A short initial fit at a gentle rate: the 1200-step one is not the point here.
+    sdf_init = dataclasses.replace(config.sdf_init, iterations=20, batch_size=1000, learning_rate=5e-4)
+    config = dataclasses.replace(
+        config, epochs=1, working_size=64, stages=stages, regulariser_points=256, sdf_init=sdf_init
+    )
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    assert trainer.model.sdfs[0].config.hidden_dim == 512 and trainer.model.deformer.config.latent_dim == 128
+    trainer.initialise_sdfs(progress=False)
+    trainer.run(stop_after=2, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    assert set(records[0]) >= set(config.stages[0].weights.active())
+    assert all(math.isfinite(value) for record in records for key, value in record.items() if key not in ("stage",))

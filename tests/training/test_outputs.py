@@ -1,0 +1,24 @@
+import torch
+
+from recmv.body.factory import build_body_model
+from recmv.evaluation.metrics import boundary_loops
+from recmv.fields.sdf_init import closed_template
+from recmv.templates.body_geometry import BodyGeometry
+from recmv.templates.garments import GarmentParams, build_garment
+from recmv.training.outputs import open_at_template_caps
+
+
+def test_opening_a_closed_template_restores_its_holes():
+    body = build_body_model({"model": "anny", "topology": "notoes_collapse5pc"})
+    geometry = BodyGeometry.from_body_model(body)
+    for kind in ("short_sleeve_upper", "skirt", "long_pants"):
+        params = GarmentParams.defaults(kind)
+        params.resolution = 0.03
+        template = build_garment(kind, geometry, params)
+        vertices, faces = closed_template(template)
+        opened_vertices, opened_faces = open_at_template_caps(vertices, faces, template, offset=0.01)
+        loops = boundary_loops(opened_faces.numpy())
+        assert len(loops) == len(template.boundaries), kind
+        # What remains is the garment itself, not a sliver of it.
+        assert opened_faces.shape[0] >= 0.8 * template.faces.shape[0], kind
+        assert opened_vertices.shape[0] <= vertices.shape[0]
