@@ -40,8 +40,8 @@ def main() -> None:
     parser.add_argument("--garments", default="short_sleeve_upper,skirt")
     parser.add_argument("--grid-resolution", type=int, default=96)
     args = parser.parse_args()
-    print(f"| frames | size | wall (s) | peak RSS (GiB, max over runs so far) |")
-    print(f"| --- | --- | --- | --- |")
+    print("| frames | size | wall (s) | peak RSS (GiB, max over runs so far) |")
+    print("| --- | --- | --- | --- |")
     for size in (int(s) for s in args.sizes.split(",")):
         seconds, peak = run_once(args.frames, size, args.garments, args.grid_resolution)
         print(f"| {args.frames} | {size}² | {seconds:.1f} | {peak:.2f} |", flush=True)

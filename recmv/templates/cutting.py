@@ -96,7 +96,6 @@ def cut_mesh(vertices: np.ndarray, faces: np.ndarray, cut: PlaneCut, snap: float
     """
     vertices = vertices.copy()
     loop_faces = section_loop_faces(vertices, faces, cut)
-    loop_vertices = np.unique(faces[loop_faces])
     values = cut.values(vertices)
     snapped = _snappable(faces, loop_faces, values, snap)
     vertices[snapped] -= np.outer(values[snapped], cut.normal)

@@ -4,8 +4,6 @@ offline sweep), and synth-style random garment parameters."""
 from __future__ import annotations
 
 import numpy as np
-import torch
-import trimesh
 
 from recmv.geometry.proximity import closest_points
 from recmv.tables import CURVES_BOUNDING

@@ -1,4 +1,3 @@
-import torch
 
 from recmv.body.factory import build_body_model
 from recmv.evaluation.metrics import boundary_loops
