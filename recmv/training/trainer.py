@@ -352,7 +352,7 @@ class Trainer:
         windows = dct_windows(frames, self.data.num_frames, self.config.dct_window)
         needed, inverse = torch.unique(windows, return_inverse=True)
         joints = self.model.pose(needed).joints
-        return torch.stack([dct_smoothness_loss(joints[row]) for row in inverse]).mean()
+        return torch.stack([dct_smoothness_loss(joints[row], window=self.config.dct_window) for row in inverse]).mean()
 
     # --- the loop ----------------------------------------------------------------------------------
 
