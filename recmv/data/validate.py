@@ -174,6 +174,9 @@ def _check_masks(subject: Path, stems: list[str], size: tuple[int, int] | None, 
 
 
 def _check_normals(subject: Path, stems: list[str], size: tuple[int, int] | None, found: _Collector) -> None:
+    # Normal maps are optional (the fit drops the normal term without them); a partial folder is not.
+    if not (subject / "normals").is_dir():
+        return
     normals = _files_by_stem(subject / "normals")
     _report_missing(subject / "normals", "normal maps", [s for s in stems if s not in normals], found)
     for stem in (s for s in stems if s in normals):

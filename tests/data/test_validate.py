@@ -115,7 +115,12 @@ def _grid_not_normalised(s):
     np.save(s / "diffused_skinning_weights.npy", np.load(s / "diffused_skinning_weights.npy") * 0.5)
 
 
+def _partial_normals(s):
+    (s / "normals" / "000001.png").unlink()
+
+
 CASES = [
+    (_partial_normals, "normals", "normal maps missing for 1 frame(s): 000001"),
     (_gap_renamed, "imgs", "000001 missing, 000005 out of sequence"),
     (_gap_deleted, "imgs", "000001 missing"),
     (_mixed_sizes, "imgs/000002.png", "16x32 differs"),
@@ -151,6 +156,13 @@ def test_each_fault_gives_one_clear_problem(subject, corrupt, path_part, message
     assert len(problems) == 1, [str(p) for p in problems]
     assert problems[0].path.endswith(path_part), problems[0]
     assert message_part in problems[0].message, problems[0]
+
+
+def test_normal_maps_are_optional(subject):
+    for path in (subject / "normals").iterdir():
+        path.unlink()
+    (subject / "normals").rmdir()
+    assert validate_subject(subject) == []
 
 
 def test_problems_in_several_files_are_all_reported(subject):

@@ -1,26 +1,10 @@
-"""A tiny synthetic subject and a fit config sized for seconds on a CPU."""
+"""A fit config sized for seconds on a CPU (the tiny subject is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
-import pytest
-
-from recmv.synth.config import SynthConfig
-from recmv.synth.writer import synthesize
 from recmv.training.config import FitConfig, LossWeights, Stage, fast_config
-
-
-@pytest.fixture(scope="session")
-def tiny_subject(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("fit") / "subject"
-    config = SynthConfig(
-        garments=("short_sleeve_upper", "skirt"), frames=4, size=64, seed=1, body_topology="notoes_collapse5pc",
-        grid_resolution=16, keyframe_every=2, garment_resolution=0.03,
-    )
-    synthesize(config, out)
-    return out
 
 
 def tiny_config(weights: LossWeights | None = None, epochs: int = 2, **changes) -> FitConfig:
