@@ -19,6 +19,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from recmv.geometry import boundary as geometry_boundary
 from recmv.geometry.proximity import closest_points
 
 
@@ -145,31 +146,7 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     faces: [F, 3] int. Returns one [K] array of vertex indices per loop, in walking order.
     A boundary vertex shared by several loops (a pinch) ends up in each of them.
     """
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    boundary = unique[counts == 1]
-    incident: dict[int, list[int]] = {}
-    for edge_id, (a, b) in enumerate(boundary.tolist()):
-        incident.setdefault(a, []).append(edge_id)
-        incident.setdefault(b, []).append(edge_id)
-    used = np.zeros(len(boundary), dtype=bool)
-    loops = []
-    for start_edge in range(len(boundary)):
-        if used[start_edge]:
-            continue
-        used[start_edge] = True
-        start, current = boundary[start_edge].tolist()
-        loop = [start]
-        while current != start:
-            loop.append(current)
-            next_edge = next((e for e in incident[current] if not used[e]), None)
-            if next_edge is None:  # an open chain (non-manifold input): keep what was walked
-                break
-            used[next_edge] = True
-            a, b = boundary[next_edge].tolist()
-            current = b if a == current else a
-        loops.append(np.asarray(loop, dtype=np.int64))
-    return loops
+    return geometry_boundary.boundary_loops(faces, strict=False)
 
 
 def resample_closed_polyline(points: np.ndarray, count: int) -> np.ndarray:

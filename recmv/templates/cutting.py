@@ -14,6 +14,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 
 from recmv.errors import RecmvError
+from recmv.geometry import boundary as geometry_boundary
 
 _FACE_EDGES = np.array([[0, 1], [1, 2], [2, 0]])
 
@@ -264,30 +265,4 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
 
     Raises RecmvError where a boundary is not a set of simple closed loops.
     """
-    directed = faces[:, _FACE_EDGES].reshape(-1, 2)
-    keys = np.sort(directed, axis=1)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    if counts.max(initial=0) > 2:
-        raise RecmvError("mesh has edges shared by more than two faces")
-    boundary = directed[counts[inverse.reshape(-1)] == 1]
-    following: dict[int, int] = {}
-    for start, end in boundary.tolist():
-        if start in following:
-            raise RecmvError(f"boundary vertex {start} starts two boundary edges (pinched boundary)")
-        following[start] = end
-    loops = []
-    remaining = set(following)
-    for first in sorted(following):
-        if first not in remaining:
-            continue
-        loop = [first]
-        remaining.discard(first)
-        current = following[first]
-        while current != first:
-            if current not in remaining:
-                raise RecmvError(f"boundary through vertex {current} does not close into a simple loop")
-            loop.append(current)
-            remaining.discard(current)
-            current = following[current]
-        loops.append(np.asarray(loop, dtype=np.int64))
-    return loops
+    return geometry_boundary.boundary_loops(faces, strict=True)

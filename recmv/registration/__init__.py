@@ -1,0 +1,1 @@
+"""Template registration: Laplacian boundary editing, non-rigid ICP and remeshing that keep named loops."""
