@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
-from recmv.training.config import PRESETS
-from recmv.training.fit import fit_subject
+from recmv.training.config import PRESETS, preset_config
+from recmv.training.fit import FitSummary, fit_subject
+from recmv.training.large_motion import PHASE_FOLDER, fit_large_motion
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,23 +30,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     parser.add_argument("--seed", type=int, default=None, help="override the preset's seed")
     parser.add_argument("--no-meshes", action="store_true", help="do not write the per-frame meshes at the end")
+    parser.add_argument(
+        "--phase", choices=("rotation", "large-motion", "both"), default="rotation",
+        help="rotation (default); large-motion: continue a finished rotation run in --out on the large-motion "
+        "segment with SDFs and curves frozen (written to OUT/large_motion/); both: one after the other",
+    )
+    parser.add_argument(
+        "--curves", choices=("decoupled", "coupled"), default=None,
+        help="decoupled (default, REC-MV): curve terms move only the curves; coupled: also the SDFs and deformation",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = fit_subject(
-        args.subject,
-        args.out,
-        preset=args.preset,
-        device=args.device,
-        resume=args.resume,
-        segment=args.segment,
-        overrides={"epochs": args.epochs, "seed": args.seed},
-        write_meshes=not args.no_meshes,
-    )
+    if args.phase in ("rotation", "both"):
+        curves = None
+        if args.curves is not None:
+            curves = dataclasses.replace(preset_config(args.preset or "fast").curves, coupled=args.curves == "coupled")
+        summary = fit_subject(
+            args.subject,
+            args.out,
+            preset=args.preset,
+            device=args.device,
+            resume=args.resume,
+            segment=args.segment,
+            overrides={"epochs": args.epochs, "seed": args.seed, "curves": curves},
+            write_meshes=not args.no_meshes,
+        )
+        _report(summary)
+    if args.phase in ("large-motion", "both"):
+        started = (Path(args.out) / PHASE_FOLDER / "checkpoints" / "latest.pt").exists()
+        summary = fit_large_motion(
+            args.subject, args.out, device=args.device, resume=args.resume and started, epochs=args.epochs,
+            write_meshes=not args.no_meshes,
+        )
+        _report(summary)
+    return 0
+
+
+def _report(summary: FitSummary) -> None:
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in summary.timings.items())
     terms = ", ".join(f"{name} {value:.4g}" for name, value in summary.final_terms.items())
     print(f"fit: {summary.iterations} iterations ({timings})")
     print(f"fit: last loss terms: {terms}")
     print(f"fit: run folder {summary.run_dir}; meshes in {summary.run_dir / 'meshes'}")
-    return 0

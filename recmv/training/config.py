@@ -13,8 +13,11 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
 - higher learning rates and far fewer epochs (Adam at 5e-4 on the SDFs and the deformer, 1e-3 on colour
   and codes) after a 30-iteration warm-up: Adam's first steps move every weight by about the learning
   rate, which would shift a freshly fitted SDF by centimetres;
-- Adam instead of SGD on the explicit vertices, with a step in metres: SGD's step scales with the
-  image size and vertex density (at 256 px and 0.05 it moved vertices by centimetres per step);
+- MeshSDF instead of SelfRecon's explicit vertex steps (vertex_optimizer "none", pc-SDF off): the
+  marching-cubes vertices are projected onto the SDF's current level set every iteration, so the
+  silhouette gradient reaches the SDF at once (dv/dtheta = -n df/dtheta / |grad f|). Moved vertices
+  that the SDF then chases through pc-SDF leave the fitted surface lagging inside the silhouette,
+  and a flared skirt grew its hem too slowly that way;
 - a body-penetration term (REC-MV has none): with the garment masks alone, parts of a garment that
   sink into the body are hidden by it and get no silhouette gradient to come back;
 - fewer rays per image and Gauss-Newton steps in the ray/surface search, which converges in a handful
@@ -27,6 +30,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 
+from recmv.curves.config import CurveConfig
 from recmv.errors import RecmvError
 from recmv.fields.appearance import AppearanceConfig
 from recmv.fields.deformation import DeformationConfig
@@ -59,6 +63,14 @@ class LossWeights:
     body_penetration: float = 0.0
     """Not in REC-MV: mean depth by which deformed garment vertices come within `penetration_margin`
     of the canonical body (or enter it)."""
+    curve_projection: float = 0.0
+    """5.6 per-curve weighted chamfer (squared px) of the visible projected curves against the 2D curves."""
+    curve_sdf: float = 0.0
+    """5.7 mean |f| of the owning garment's SDF at its curve points."""
+    curve_smoothness: float = 0.0
+    """5.8 mean 1 - cos between consecutive edge directions of the curves."""
+    curve_cap: float = 0.0
+    """5.5 mean |f| of the lower garment's SDF on the disc closing the waist curve (and the hem)."""
 
     def active(self) -> dict[str, float]:
         return {name: value for name, value in dataclasses.asdict(self).items() if value > 0}
@@ -106,7 +118,9 @@ class OptimConfig:
     """Epochs at which every learning rate is multiplied by `gamma`."""
     gamma: float = 0.333
     vertex_optimizer: str = "sgd"
-    """Optimiser of the explicit marching-cubes vertices: "sgd" (REC-MV) or "adam"."""
+    """Optimiser of the explicit marching-cubes vertices: "sgd" (REC-MV), "adam", or "none" (MeshSDF:
+    the vertices are projected onto the current zero level set each iteration, so the silhouette
+    gradient reaches the SDF directly and pc-SDF is not needed)."""
     vertex_lr: float = 0.05
     """Its learning rate; for Adam, about the step of a vertex in metres."""
     vertex_momentum: float = 0.9
@@ -139,6 +153,7 @@ class FitConfig:
     sdf_init: SDFFitConfig = field(default_factory=SDFFitConfig.reference)
     optim: OptimConfig = field(default_factory=OptimConfig)
     surface: SurfaceSearchConfig = field(default_factory=SurfaceSearchConfig)
+    curves: CurveConfig = field(default_factory=CurveConfig)
     stages: tuple[Stage, ...] = ()
     annealing_period: float = 2500.0
     """Deformer positional-encoding annealing: ratio = iteration / period + 0.5 (REC-MV)."""
@@ -192,7 +207,8 @@ def reference_config() -> FitConfig:
         Stage("medium", 6, 2, 0.00465, 60, 0.006, 2048, weights(0.2, 30.0, 0.1, 1.0, 6.0)),
         Stage("fine", 12, 1, 0.0041, 120, 0.0053, 6144, weights(0.1, 10.0, 0.07, 1.0, 12.0)),
     )
-    return FitConfig(preset="reference", epochs=200, stages=stages)
+    stages = with_curve_weights(stages, REFERENCE_CURVE_WEIGHTS)
+    return FitConfig(preset="reference", epochs=200, stages=stages, curves=CurveConfig.reference())
 
 
 def fast_config() -> FitConfig:
@@ -204,10 +220,11 @@ def fast_config() -> FitConfig:
         )
 
     stages = (
-        Stage("coarse", 0, 2, 0.012, 20, 0.011, 256, weights(0.6, 60.0, 0.1, 4.0)),
-        Stage("medium", 8, 2, 0.010, 30, 0.009, 384, weights(0.2, 30.0, 0.1, 6.0)),
-        Stage("fine", 20, 2, 0.009, 40, 0.007, 512, weights(0.1, 10.0, 0.07, 12.0)),
+        Stage("coarse", 0, 2, 0.012, 20, 0.011, 256, weights(0.6, 0.0, 0.1, 4.0)),
+        Stage("medium", 8, 2, 0.010, 30, 0.009, 384, weights(0.2, 0.0, 0.1, 6.0)),
+        Stage("fine", 20, 2, 0.009, 40, 0.007, 512, weights(0.1, 0.0, 0.07, 12.0)),
     )
+    stages = with_curve_weights(stages, FAST_CURVE_WEIGHTS)
     return FitConfig(
         preset="fast",
         epochs=32,
@@ -218,11 +235,35 @@ def fast_config() -> FitConfig:
         sdf_init=SDFFitConfig.fast(),
         optim=OptimConfig(
             sdf_lr=5e-4, deformer_lr=5e-4, appearance_lr=1e-3, codes_lr=1e-3, warmup_iterations=30, body_lr=1e-4, camera_lr=1e-5, milestones=(16, 26), gamma=0.333,
-            vertex_optimizer="adam", vertex_lr=2e-3,
+            vertex_optimizer="none",
         ),
         surface=SurfaceSearchConfig(newton_steps=6, gauss_newton_steps=3),
         regulariser_points=2048,
         stages=stages,
+    )
+
+
+REFERENCE_CURVE_WEIGHTS = {
+    "coarse": {"curve_projection": 0.004, "curve_sdf": 100.0, "curve_smoothness": 0.1, "curve_cap": 60.0},
+    "medium": {"curve_projection": 0.002, "curve_sdf": 50.0, "curve_smoothness": 0.05, "curve_cap": 30.0},
+    "fine": {"curve_projection": 0.002, "curve_sdf": 10.0, "curve_smoothness": 0.02, "curve_cap": 30.0},
+}
+"""REC-MV's curve weights per stage (anran config; its SDF-on-curve weight carries a hard-coded 10x)."""
+
+FAST_CURVE_WEIGHTS = {
+    "coarse": {"curve_projection": 0.07, "curve_sdf": 100.0, "curve_smoothness": 0.1, "curve_cap": 30.0},
+    "medium": {"curve_projection": 0.035, "curve_sdf": 50.0, "curve_smoothness": 0.05, "curve_cap": 15.0},
+    "fine": {"curve_projection": 0.035, "curve_sdf": 10.0, "curve_smoothness": 0.02, "curve_cap": 15.0},
+}
+"""REC-MV's, with the projection weight scaled by (1080 / 256)^2 for squared pixels at 256 px, and the
+cap at half strength (shorter fits, smaller SDFs)."""
+
+
+def with_curve_weights(stages: tuple[Stage, ...], weights: dict[str, dict[str, float]]) -> tuple[Stage, ...]:
+    """The stages with the curve weights of their stage name set."""
+    return tuple(
+        dataclasses.replace(stage, weights=dataclasses.replace(stage.weights, **weights.get(stage.name, {})))
+        for stage in stages
     )
 
 

@@ -1,7 +1,9 @@
 """Explicit marching-cubes meshes of the canonical SDFs (REC-MV §4.1 SelfRecon scheme).
 
-Every few iterations each garment SDF is marching-cubed on its own box; the vertices become leaf
-tensors moved by SGD under the silhouette loss, and the SDF is pulled onto the moved vertices.
+Every few iterations each garment SDF is marching-cubed on its own box. Either the vertices become
+leaf tensors moved by SGD under the silhouette loss and the SDF is pulled onto the moved vertices
+(pc-SDF), or (MeshSDF) they stay put and are projected onto the current zero level set every
+iteration, which routes the silhouette gradient straight into the SDF (`level_set_vertices`).
 """
 
 from __future__ import annotations
@@ -54,35 +56,57 @@ def canonical_mesh(
     return surface.vertices.detach(), surface.faces.long()
 
 
+def level_set_vertices(sdf: GarmentSDF, vertices: torch.Tensor) -> torch.Tensor:
+    """Vertices [V, 3] moved by one Newton step onto the SDF's current zero level set -> [V, 3].
+
+    v - f(v) g / |g|^2 with g = grad f(v) held fixed: on the surface it is v itself, and its derivative
+    in the SDF's parameters is -g / |g|^2 df/dtheta, the level set's own motion (MeshSDF), so a loss on
+    the result moves the SDF directly. Between marching-cubes refreshes it also keeps a stale mesh on
+    the moving surface to first order.
+    """
+    with torch.no_grad():
+        _, gradient = sdf.sdf_and_gradient(vertices.detach())
+    value = sdf(vertices.detach()).sdf
+    step = gradient / gradient.square().sum(-1, keepdim=True).clamp_min(1e-12)
+    return vertices - value[:, None] * step
+
+
 @dataclass
 class ExplicitMeshes:
-    """Per garment: vertices [V_g, 3] leaf tensors (requires_grad), faces [F_g, 3]; and their SGD."""
+    """Per garment: vertices [V_g, 3], faces [F_g, 3]; with `optimizer` (SGD or Adam) the vertices are
+    leaf tensors it moves, without one (MeshSDF) they are fixed between refreshes."""
 
     vertices: list[torch.Tensor]
     faces: list[torch.Tensor]
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer | None
 
     @classmethod
     def create(cls, meshes: list[tuple[torch.Tensor, torch.Tensor]], optim: OptimConfig) -> ExplicitMeshes:
-        vertices = [v.detach().clone().requires_grad_(True) for v, _ in meshes]
+        trainable = optim.vertex_optimizer != "none"
+        vertices = [v.detach().clone().requires_grad_(trainable) for v, _ in meshes]
         faces = [f for _, f in meshes]
-        if optim.vertex_optimizer == "sgd":
+        if not trainable:
+            optimizer = None
+        elif optim.vertex_optimizer == "sgd":
             optimizer = torch.optim.SGD(vertices, lr=optim.vertex_lr, momentum=optim.vertex_momentum)
         elif optim.vertex_optimizer == "adam":
             optimizer = torch.optim.Adam(vertices, lr=optim.vertex_lr)
         else:
-            raise RecmvError(f"vertex_optimizer: expected 'sgd' or 'adam', got {optim.vertex_optimizer!r}")
+            raise RecmvError(f"vertex_optimizer: expected 'sgd', 'adam' or 'none', got {optim.vertex_optimizer!r}")
         return cls(vertices, faces, optimizer)
 
     def state(self) -> dict:
         return {
             "vertices": [v.detach().clone() for v in self.vertices],
             "faces": [f.clone() for f in self.faces],
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
         }
 
     @classmethod
     def from_state(cls, state: dict, optim: OptimConfig) -> ExplicitMeshes:
         meshes = cls.create(list(zip(state["vertices"], state["faces"], strict=True)), optim)
-        meshes.optimizer.load_state_dict(state["optimizer"])
+        if (meshes.optimizer is None) != (state["optimizer"] is None):
+            raise RecmvError("checkpoint: its explicit meshes were saved with another vertex_optimizer")
+        if meshes.optimizer is not None:
+            meshes.optimizer.load_state_dict(state["optimizer"])
         return meshes

@@ -22,6 +22,7 @@ import torch
 from recmv import __version__, fileio
 from recmv.errors import InputFileError, RecmvError
 from recmv.training.config import FitConfig, config_from_json, preset_config
+from recmv.training.curves import initialise_curves, write_curves
 from recmv.training.data import load_fit_data
 from recmv.training.outputs import write_posed_meshes
 from recmv.training.trainer import Trainer
@@ -91,10 +92,13 @@ def fit_subject(
         trainer.load()
     else:
         trainer.initialise_sdfs(progress=progress)
+        initialise_curves(trainer)
         trainer.save()
     trainer.timings["load"] = trainer.timings.get("load", 0.0) + load_seconds
     trainer.run(stop_after=stop_after, progress=progress)
     finished = trainer.epoch >= config.epochs
+    if finished:
+        write_curves(trainer, run_dir / "curves", progress=progress)
     if finished and write_meshes:
         started = time.perf_counter()
         write_posed_meshes(trainer, run_dir / "meshes", config.mesh_cell_size, progress=progress)

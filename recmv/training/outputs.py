@@ -4,9 +4,10 @@ marching-cubes meshes of every garment, opened where the template has its holes.
 The canonical SDFs are closed surfaces (REC-MV fits them to hole-closed templates), so their
 marching-cubes meshes carry caps over the neck, cuffs, waist and hems. Each template boundary loop
 defines a disc (its centroid, its best-fit plane with the normal N pointing away from the garment, and
-its largest radius r). A face is dropped when its centre lies past that plane within 2 r of the axis.
-A garment fitted shorter than its template keeps its cap this way; the learned curves of part 2 and
-registration (`recmv extract`) replace this.
+its largest radius r). A face is dropped when its centre lies past that plane within 2 r of the axis,
+or when it lies within r of the axis, at most `CAP_SLACK` short of the plane, and faces along N: a
+garment fitted shorter than its template (a skirt whose hem ends above the template's) has its cap
+there. The learned curves of part 2 and registration (`recmv extract`) replace this.
 """
 
 from __future__ import annotations
@@ -26,10 +27,17 @@ if TYPE_CHECKING:
 
 CAP_RADIUS_MARGIN = 2.0
 """Discs reach this factor beyond the loop's largest radius (the fitted surface may be looser)."""
+CAP_SLACK = 0.05
+"""Metres short of a loop's plane where faces turned along its normal still count as its cap."""
+CAP_NORMAL_COS = 0.9
+"""A face turned within ~25 degrees of a loop's normal (or its opposite) faces along it."""
 
 
-def cap_faces(centres: torch.Tensor, template: GarmentTemplate, offset: float) -> torch.Tensor:
-    """[F] bool: face centres [F, 3] lying over one of the template's holes.
+def cap_faces(
+    centres: torch.Tensor, template: GarmentTemplate, offset: float, normals: torch.Tensor | None = None
+) -> torch.Tensor:
+    """[F] bool: face centres [F, 3] (with unit face normals [F, 3], if given) lying over one of the
+    template's holes.
 
     offset: metres the plane is moved towards the garment, so the cap's rim is dropped too.
     """
@@ -42,10 +50,13 @@ def cap_faces(centres: torch.Tensor, template: GarmentTemplate, offset: float) -
         normal = torch.linalg.svd(ring - centre, full_matrices=False).Vh[-1]
         if torch.dot(normal, centre - middle) < 0:
             normal = -normal
-        radius = (ring - centre).norm(dim=-1).max() * CAP_RADIUS_MARGIN
+        radius = (ring - centre).norm(dim=-1).max()
         height = (centres - centre) @ normal
         radial = (centres - centre - height[:, None] * normal).norm(dim=-1)
-        over |= (height > -offset) & (radial < radius)
+        over |= (height > -offset) & (radial < radius * CAP_RADIUS_MARGIN)
+        if normals is not None:
+            facing = (normals @ normal).abs() > CAP_NORMAL_COS  # either winding
+            over |= facing & (height > -CAP_SLACK) & (radial < radius)
     return over
 
 
@@ -56,7 +67,11 @@ def open_at_template_caps(
 
     vertices: [V, 3]; faces: [F, 3] -> the kept mesh, unreferenced vertices removed.
     """
-    kept = faces[~cap_faces(vertices[faces].mean(dim=1), template, offset)]
+    corners = vertices[faces]
+    normals = torch.nn.functional.normalize(
+        torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=-1
+    )
+    kept = faces[~cap_faces(corners.mean(dim=1), template, offset, normals)]
     used, remapped = torch.unique(kept, return_inverse=True)
     return vertices[used], remapped.reshape(-1, 3)
 

@@ -3,7 +3,9 @@
 Per iteration, for a batch of frames:
 1. explicit step: warp each garment's marching-cubes vertices, splat them (with the posed body as an
    exact occluder), and take the silhouette and deformation-consistency terms; SGD moves the vertices,
-   and the same gradients accumulate on the deformer, codes, poses and camera (SelfRecon);
+   and the same gradients accumulate on the deformer, codes, poses and camera (SelfRecon). With
+   vertex_optimizer "none" the vertices are instead projected onto the SDF's current level set, and
+   the silhouette gradient reaches the SDF directly (MeshSDF);
 2. implicit step: pc-SDF (the SDF follows the moved vertices), eikonal, rigidity, normal and colour at
    ray / surface points, DCT smoothness; Adam steps every network and per-frame parameter.
 Every `refresh_every` iterations the meshes are re-extracted from the SDFs.
@@ -40,8 +42,9 @@ from recmv.render.raycast import MeshRender, render_meshes
 from recmv.render.splatting import splat_silhouettes
 from recmv.training.checkpoint import load_checkpoint, save_checkpoint
 from recmv.training.config import FitConfig, LossWeights, Stage
+from recmv.training.curves import build_curves, curve_terms, load_curve_targets
 from recmv.training.data import FitData
-from recmv.training.explicit import ExplicitMeshes, GarmentBox, canonical_mesh, garment_box
+from recmv.training.explicit import ExplicitMeshes, GarmentBox, canonical_mesh, garment_box, level_set_vertices
 from recmv.training.shading import sample_rays, shading_terms
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,8 @@ class _IterationContext:
     band: torch.Tensor
     generator: torch.Generator
     zero: torch.Tensor
+    canonical: list[torch.Tensor] = field(default_factory=list)
+    """Per garment: the canonical explicit vertices [V_g, 3] that were warped (detached)."""
     warped: list[WarpResult] = field(default_factory=list)
     renders: list[MeshRender] = field(default_factory=list)
     """Per batch slot: exact render of [garment meshes..., body] (the body is the last mesh)."""
@@ -98,6 +103,7 @@ class Trainer:
         self.device = torch.device(device)
         self.boxes = [garment_box(t, config.box_margin) for t in data.templates]
         self.model = self._build_model().to(self.device)
+        self.model.curves = build_curves(data, config.curves).to(self.device)
         rest = data.body.rest(data.shape)
         self.body_sdf = BodySDFGrid.from_mesh(rest.vertices, data.body.faces, data.grid.center, data.grid.extent)
         self.optimizer = self._build_optimizer()
@@ -109,6 +115,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.timings: dict[str, float] = {}
         self._to_device()
+        self.curve_targets = load_curve_targets(data, self.device)
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -137,6 +144,7 @@ class Trainer:
             ("codes", [model.frames.codes], optim.codes_lr),
             ("body", model.frames.body_parameters(), optim.body_lr),
             ("camera", model.frames.camera_parameters(), optim.camera_lr),
+            ("curves", list(model.curves.parameters()), self.config.curves.lr),
         ]
         param_groups = []
         for name, params, lr in groups:
@@ -204,9 +212,11 @@ class Trainer:
         if weighted.requires_grad:
             # The implicit terms reuse the posed body, camera and warped meshes of this graph.
             weighted.backward(retain_graph=True)
-        self.meshes.optimizer.step()
-        self.meshes.optimizer.zero_grad(set_to_none=True)
+        if self.meshes.optimizer is not None:
+            self.meshes.optimizer.step()
+            self.meshes.optimizer.zero_grad(set_to_none=True)
         implicit = self._implicit_terms(context, stage)
+        implicit.update(curve_terms(self, context, stage))
         weighted = _weighted_sum(implicit, stage.weights, context.zero)
         if weighted.requires_grad:
             weighted.backward()
@@ -218,6 +228,7 @@ class Trainer:
         """The loss terms at the current state for frames [B], without stepping anything."""
         context = self._context(frames)
         terms = {**self._explicit_terms(context, stage), **self._implicit_terms(context, stage)}
+        terms.update(curve_terms(self, context, stage))
         self.model.zero_grad(set_to_none=True)
         return {name: float(value.detach()) for name, value in terms.items()}
 
@@ -237,8 +248,12 @@ class Trainer:
         data, model, camera = self.data, self.model, context.camera
         weights = stage.weights
         garment_count = len(data.garments)
+        surfaces = self.meshes.vertices
+        if self.meshes.optimizer is None:
+            surfaces = [level_set_vertices(sdf, v) for sdf, v in zip(model.sdfs, surfaces, strict=True)]
+        context.canonical = [v.detach() for v in surfaces]
         context.warped = [
-            model.warp(g, self.meshes.vertices[g], context.frames, context.body.transforms, context.band)
+            model.warp(g, surfaces[g], context.frames, context.body.transforms, context.band)
             for g in range(garment_count)
         ]
         for slot in range(context.frames.shape[0]):
@@ -279,7 +294,7 @@ class Trainer:
                 deformation_consistency_loss(
                     w.posed.reshape(-1, 3), model.skin_only(v, context.body.transforms).reshape(-1, 3)
                 )
-                for w, v in zip(context.warped, self.meshes.vertices, strict=True)
+                for w, v in zip(context.warped, surfaces, strict=True)
             ]
             terms["deformation_consistency"] = torch.stack(consistency).mean()
         return terms
@@ -336,7 +351,7 @@ class Trainer:
         normals, colours = [], []
         for g in range(len(data.garments)):
             rays = sample_rays(
-                renders, g, self.meshes.vertices[g], self.meshes.faces[g], data.masks[frames, g], per_garment,
+                renders, g, context.canonical[g], self.meshes.faces[g], data.masks[frames, g], per_garment,
                 context.generator,
             )
             result = shading_terms(

@@ -21,3 +21,25 @@ def test_opening_a_closed_template_restores_its_holes():
         # What remains is the garment itself, not a sliver of it.
         assert opened_faces.shape[0] >= 0.8 * template.faces.shape[0], kind
         assert opened_vertices.shape[0] <= vertices.shape[0]
+
+
+def test_a_skirt_fitted_shorter_than_its_template_loses_its_hem_cap():
+    """Squeezed towards its waist by 4 cm at the hem, the closed skirt's hem cap lies above the
+    template's hem plane: it is still dropped, and only it."""
+    body = build_body_model({"model": "anny", "topology": "notoes_collapse5pc"})
+    params = GarmentParams.defaults("skirt")
+    params.resolution = 0.03
+    template = build_garment("skirt", BodyGeometry.from_body_model(body), params)
+    vertices, faces = closed_template(template)
+    waist = template.vertices[template.boundaries["upper_bottom"]].mean(0)
+    hem = template.vertices[template.boundaries["bottom_curve"]].mean(0)
+    axis = (hem - waist) / (hem - waist).norm()
+    length = float((hem - waist).norm())
+    along = (vertices - waist) @ axis
+    shorter = vertices - ((0.04 / length) * along)[:, None] * axis
+    _, opened_faces = open_at_template_caps(shorter, faces, template, offset=0.01)
+    loops = boundary_loops(opened_faces.numpy())
+    assert len(loops) == 2
+    assert opened_faces.shape[0] >= 0.8 * template.faces.shape[0]
+    # Nothing of the squeezed skirt comes within the offset of the hem plane: the plane rule alone kept the cap.
+    assert float(((shorter - hem) @ axis).max()) < -0.02

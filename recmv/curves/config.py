@@ -1,0 +1,38 @@
+"""Typed settings of the feature curves in `recmv fit` (REC-MV §3.3, §3.4, §4.3, §5.5-5.8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CurveConfig:
+    """How the curves are built, initialised, seen and coupled to the rest of the fit."""
+
+    points: int = 199
+    """Points per closed curve (REC-MV: 199)."""
+    lr: float = 2e-3
+    """Adam on the curve parameters (0 freezes them; REC-MV: AdamW at 1e-4 over ~50x more iterations)."""
+    coupled: bool = False
+    """False (REC-MV): the projection and SDF-on-curve terms move only the curves. True: they also move
+    the SDFs, the deformation, the codes, the poses and the camera."""
+    visibility_tolerance: float = 0.03
+    """Metres a curve point may lie behind the first surface on its camera ray (body and posed garment
+    meshes) and still count as visible."""
+    cap_hem: bool = False
+    """Also close the lower garment's SDF across its hem (REC-MV's CURVE_AWARE subjects)."""
+    cap_samples: int = 4096
+    """Points sampled per iteration on each cap disc (REC-MV: 50 000)."""
+    init_steps: int = 150
+    """Adam steps of each stage of the similarity initialisation (translation+scale, scale, rotation)."""
+    init_lr: float = 5e-3
+    """Learning rate of the translation and log-scale stages (metres and log units)."""
+    init_rotation_lr: float = 3e-3
+    """Learning rate of the rotation stage (radians)."""
+    init_visibility_every: int = 50
+    """Initialisation steps between visibility updates at the current curve positions."""
+
+    @classmethod
+    def reference(cls) -> CurveConfig:
+        """REC-MV's curve optimiser rate."""
+        return cls(lr=1e-4)

@@ -1,0 +1,127 @@
+"""The feature curves inside short CPU fits on the tiny subject: initialisation, terms, files, large motion."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from recmv.cli.main import main
+from recmv.curves.config import CurveConfig
+from recmv.synth.config import SynthConfig
+from recmv.synth.writer import synthesize
+from recmv.training.config import LossWeights
+from recmv.training.curves import CURVE_TERMS, initialise_curves
+from recmv.training.data import load_fit_data
+from recmv.training.fit import fit_subject
+from recmv.training.large_motion import fit_large_motion
+from recmv.training.trainer import Trainer
+from tests.training.conftest import tiny_config
+
+CURVES = CurveConfig(points=40, init_steps=20)
+
+
+def curve_stage(coupled_weights: dict[str, float]):
+    weights = LossWeights(
+        silhouette=0.0, deformation_consistency=0.0, pc_sdf=0.0, eikonal=0.0, rigidity=0.0, normal=0.0, colour=0.0,
+        dct=0.0, body_penetration=0.0, **coupled_weights,
+    )
+    return dataclasses.replace(tiny_config().stages[0], weights=weights, refresh_every=1000)
+
+
+@pytest.fixture(scope="module")
+def fitted_sdfs(tiny_subject, tmp_path_factory):
+    config = tiny_config(curves=CURVES)
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path_factory.mktemp("curves"))
+    trainer.initialise_sdfs(progress=False)
+    return trainer.model.state_dict()
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_a_short_fit_decreases_the_curve_terms(tiny_subject, fitted_sdfs, tmp_path, coupled):
+    stage = curve_stage({"curve_projection": 0.05, "curve_sdf": 10.0, "curve_smoothness": 0.1})
+    config = tiny_config(epochs=4, stages=(stage,), curves=dataclasses.replace(CURVES, coupled=coupled, lr=3e-3))
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    trainer.model.load_state_dict(fitted_sdfs)
+    sdf_before = [p.detach().clone() for p in trainer.model.sdfs.parameters()]
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # curves a few centimetres off, and wiggly
+        trainer.model.curves.normal_offset.add_(0.03 + 0.01 * torch.randn(trainer.model.curves.normal_offset.shape, generator=generator))
+        trainer.model.curves.log_scale.add_(0.1 * torch.randn(trainer.model.curves.log_scale.shape, generator=generator))
+    trainer.refresh_meshes(stage)
+    keyframes = torch.tensor([0, 2])
+    before = trainer.evaluate(keyframes, stage)
+    assert set(before) == {"curve_projection", "curve_sdf", "curve_smoothness"}
+    trainer.run(progress=False)
+    trainer.iteration = 0
+    after = trainer.evaluate(keyframes, stage)
+    for term in before:
+        assert after[term] < before[term], term
+    moved = any(not torch.equal(a, b) for a, b in zip(sdf_before, trainer.model.sdfs.parameters()))
+    assert moved == coupled  # decoupled: the curve terms never touch the SDFs
+
+
+def test_the_cap_term_moves_the_lower_sdf_towards_the_waist_disc(tiny_subject, fitted_sdfs, tmp_path):
+    stage = curve_stage({"curve_cap": 1.0})
+    config = tiny_config(epochs=3, stages=(stage,), curves=CURVES)
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    trainer.model.load_state_dict(fitted_sdfs)
+    trainer.refresh_meshes(stage)
+    frames = torch.tensor([0, 1])
+    before = trainer.evaluate(frames, stage)
+    assert set(before) == {"curve_cap"}
+    trainer.run(progress=False)
+    trainer.iteration = 0
+    assert trainer.evaluate(frames, stage)["curve_cap"] < before["curve_cap"]
+
+
+def test_initialisation_brings_template_curves_closer_to_the_annotations(tiny_subject, tmp_path):
+    stage = curve_stage({"curve_projection": 1.0})
+    config = tiny_config(stages=(stage,), curves=CURVES)
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    trainer.refresh_meshes(stage)
+    keyframes = torch.tensor([0, 2])
+    before = trainer.evaluate(keyframes, stage)["curve_projection"]
+    initialise_curves(trainer)
+    assert trainer.evaluate(keyframes, stage)["curve_projection"] < before
+
+
+def test_fit_writes_curve_files_and_the_command_runs_the_large_motion_phase(tmp_path_factory):
+    subject = tmp_path_factory.mktemp("large") / "subject"
+    synthesize(
+        SynthConfig(
+            garments=("short_sleeve_upper", "skirt"), frames=2, large_motion="walk", large_motion_frames=2, size=48,
+            seed=2, body_topology="notoes_collapse5pc", grid_resolution=16, keyframe_every=1, garment_resolution=0.04,
+        ),
+        subject,
+    )
+    run = tmp_path_factory.mktemp("large_run") / "run"
+    overrides = dict(tiny_config(epochs=1, curves=CURVES).__dict__)
+    fit_subject(subject, run, overrides=overrides, write_meshes=False, progress=False)
+    canonical = json.loads((run / "curves" / "canonical.json").read_text())
+    gt = json.loads((subject / "gt" / "curves" / "canonical.json").read_text())
+    assert set(canonical) == set(gt)
+    assert all(len(points) == CURVES.points and len(points[0]) == 3 for points in canonical.values())
+    assert sorted(p.name for p in (run / "curves").glob("0*.json")) == ["000000.json", "000001.json"]
+    rotation = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["model"]
+
+    assert main(["fit", str(subject), "--out", str(run), "--phase", "large-motion", "--epochs", "1", "--no-meshes"]) == 0
+    phase = run / "large_motion"
+    after = torch.load(phase / "checkpoints" / "latest.pt", weights_only=True)["model"]
+    for name, value in rotation.items():
+        if name.startswith(("sdfs.", "curves.")):
+            torch.testing.assert_close(after[name], value, rtol=0, atol=0, msg=name)  # frozen
+    assert not torch.equal(after["deformer.mlp.0.weight"], rotation["deformer.mlp.0.weight"])  # optimised
+    assert sorted(p.name for p in (phase / "curves").glob("0*.json")) == ["000002.json", "000003.json"]
+    assert json.loads((phase / "curves" / "canonical.json").read_text()) == canonical
+    log = [json.loads(line) for line in (phase / "log.jsonl").read_text().splitlines()]
+    assert log and not any(term in record for record in log for term in CURVE_TERMS)
+
+
+def test_large_motion_phase_needs_a_finished_rotation_run(tiny_subject, tmp_path):
+    from recmv.errors import InputFileError
+
+    with pytest.raises(InputFileError, match="summary.json"):
+        fit_large_motion(tiny_subject, tmp_path / "nothing")
