@@ -39,11 +39,3 @@ def test_skinning_rejects_a_tiny_resolution(tmp_path, capsys):
     subject = make_tiny_subject(tmp_path / "subject")
     assert main(["skinning", str(subject), "--resolution", "2"]) == 2
     assert "--resolution" in capsys.readouterr().err
-
-
-def test_demo_runs_end_to_end_and_prints_metrics(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--frames", "4", "--size", "64"]) == 0
-    out = capsys.readouterr().out
-    assert "[4/4] eval" in out and "CD cm" in out
-    metrics = json.loads((tmp_path / "demo" / "template_baseline" / "metrics.json").read_text())
-    assert set(metrics["garments"]) == {"short_sleeve_upper", "skirt"}

@@ -1,0 +1,54 @@
+"""`recmv bench`: a suite of synthetic subjects through the pipeline; quality, time and memory per preset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from recmv.errors import RecmvError
+from recmv.evaluation.bench import SUITES, TEMPLATE_METHOD
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark quality, time and memory on a suite of synthetic subjects",
+        description=(
+            "Run synthetic subjects (fixed seeds; each with a `rotate` and a large-motion segment) through synth, "
+            "skinning, fit, extract and eval for each preset, plus the template-only baseline. Writes OUT/bench.json "
+            "and OUT/bench.md; with two presets, prints their ratios of time and quality."
+        ),
+    )
+    parser.add_argument("--suite", choices=sorted(SUITES), default="default", help="subjects and sizes (default: default)")
+    parser.add_argument("--quick", action="store_true", help="the CPU-sized suite (same as --suite quick)")
+    parser.add_argument("--presets", default="fast", help="comma-separated presets to compare, e.g. fast,reference")
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="run the stages in this process (quicker to start; peak memory is then the running maximum, not per stage)",
+    )
+    parser.add_argument("--out", default="bench", help="folder for subjects, runs, logs, bench.json and bench.md")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from recmv.evaluation.bench import run_bench
+
+    if args.quick and args.suite not in ("default", "quick"):
+        raise RecmvError(f"--quick and --suite {args.suite} contradict each other")
+    suite = SUITES["quick" if args.quick else args.suite]
+    presets = tuple(p.strip() for p in args.presets.split(",") if p.strip())
+    if len(set(presets)) != len(presets):
+        raise RecmvError(f"--presets: each preset once, got {args.presets!r}")
+    bench = run_bench(suite, presets, args.out, isolated=not args.in_process)
+    out = Path(args.out)
+    print((out / "bench.md").read_text(encoding="utf-8"))
+    # Synth and skinning are shared by a subject's methods: count each failure once.
+    failed = len({(r["subject"], r["method"] if n not in ("synth", "skinning") else "", n)
+                  for r in bench["records"] for n, s in r["stages"].items() if s["status"] == "failed"})
+    print(f"bench: {len(bench['records'])} rows ({', '.join(presets)}, {TEMPLATE_METHOD}) in {bench['total_wall_s']:.0f} s; "
+          f"{failed} failed stage(s); written to {out / 'bench.json'} and {out / 'bench.md'}")
+    if bench["ratios"]:
+        mean = bench["ratios"]["geometric_mean"]
+        parts = ", ".join(f"{key} {value:.2f}" for key, value in mean.items() if value is not None)
+        print(f"bench: {bench['ratios']['numerator']} / {bench['ratios']['denominator']} (geometric mean): {parts}")
+    return 1 if failed else 0

@@ -1,0 +1,139 @@
+"""The stages of `recmv bench`, and running one in its own process with its wall time and peak memory.
+
+Stage functions are module-level so a spawned process can import them; each takes and returns plain
+(picklable) values.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from recmv.synth.config import SynthConfig
+
+
+@dataclass
+class StageResult:
+    """One stage of one subject and method."""
+
+    stage: str
+    status: str
+    """"ok", "failed" or "skipped"."""
+    wall_s: float | None = None
+    peak_rss_gib: float | None = None
+    error: str | None = None
+    value: dict | None = None
+
+
+def synth_stage(config: SynthConfig, subject: str) -> dict:
+    from recmv.synth.writer import synthesize
+
+    synthesize(config, subject)
+    return {}
+
+
+def skinning_stage(subject: str, resolution: int) -> dict:
+    """Recompute the subject's diffused skinning grid (what `recmv skinning` does)."""
+    from recmv.body.factory import build_body_model, shape_tensor
+    from recmv.body.skinning_field import diffuse_skinning_weights
+    from recmv.data.subject import SubjectMeta
+
+    meta = SubjectMeta.load(subject)
+    body = build_body_model(meta.body)
+    rest = body.rest(shape_tensor(meta.body))
+    grid = diffuse_skinning_weights(rest.vertices, body.faces, body.skinning_weights, resolution=resolution)
+    grid.save(Path(subject) / "diffused_skinning_weights.npy")
+    meta.skinning_grid = {"center": grid.center.tolist(), "extent": float(grid.extent)}
+    meta.save(subject)
+    return {}
+
+
+def fit_stage(subject: str, run: str, preset: str, overrides: dict, segment: str) -> dict:
+    from recmv.training.fit import fit_subject
+
+    summary = fit_subject(subject, run, preset=preset, overrides=overrides, segment=segment, progress=False)
+    return {"iterations": summary.iterations, "timings": summary.timings}
+
+
+def extract_stage(run: str, out: str, media: bool) -> dict:
+    from recmv.export.extract import ExtractOptions, extract_run
+
+    options = ExtractOptions(videos=media, glb=media)
+    return {"manifest": str(extract_run(run, out, options=options, progress=False))}
+
+
+def template_stage(subject: str, out: str) -> dict:
+    from recmv.evaluation.baseline import template_baseline
+
+    template_baseline(subject, out)
+    return {}
+
+
+def eval_stage(prediction: str, subject: str, samples: int) -> dict:
+    from recmv.evaluation.evaluate import EvaluationOptions, evaluate, write_result
+
+    result = evaluate(prediction, subject, EvaluationOptions(samples=samples))
+    write_result(result, Path(prediction) / "metrics.json")
+    return result.to_json()
+
+
+def _stage_child(connection, target, kwargs: dict, log_path: str) -> None:
+    """Run one stage in this (spawned) process and send back (status, value, error, wall, peak)."""
+    with open(log_path, "w", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    started = time.perf_counter()
+    try:
+        value, status, error = target(**kwargs), "ok", None
+    except Exception as failure:  # recorded in bench.json; the bench goes on
+        value, status, error = None, "failed", f"{type(failure).__name__}: {failure}"
+        traceback.print_exc()
+    connection.send((status, value, error, time.perf_counter() - started, _peak_rss_gib()))
+    connection.close()
+
+
+def run_stage(stage: str, target, kwargs: dict, log_path: Path, isolated: bool = True) -> StageResult:
+    """Run `target(**kwargs)` in a fresh spawned process: its own wall time and peak RSS.
+
+    isolated=False runs it in this process instead (quicker to start; the peak RSS is then this
+    process's peak so far, not the stage's own).
+    """
+    if not isolated:
+        return _run_here(stage, target, kwargs)
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    process = context.Process(target=_stage_child, args=(sender, target, kwargs, str(log_path)))
+    process.start()
+    sender.close()
+    try:
+        status, value, error, wall, peak = receiver.recv()
+    except EOFError:
+        process.join()
+        return StageResult(stage, "failed", error=f"the stage's process died (exit code {process.exitcode}); see {log_path}")
+    process.join()
+    if error is not None:
+        error = f"{error} (log: {log_path})"
+    return StageResult(stage, status, round(wall, 3), round(peak, 4), error, value)
+
+
+def _run_here(stage: str, target, kwargs: dict) -> StageResult:
+    started = time.perf_counter()
+    try:
+        value, status, error = target(**kwargs), "ok", None
+    except Exception as failure:  # recorded in bench.json; the bench goes on
+        value, status, error = None, "failed", f"{type(failure).__name__}: {failure}"
+    wall = time.perf_counter() - started
+    return StageResult(stage, status, round(wall, 3), round(_peak_rss_gib(), 4), error, value)
+
+
+def _peak_rss_gib() -> float:
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return peak / 2**30

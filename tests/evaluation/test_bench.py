@@ -1,0 +1,125 @@
+"""`recmv bench`: schedule shortening, the stage runner, the tables and a tiny suite end to end."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from recmv.cli.main import main
+from recmv.evaluation import bench
+from recmv.evaluation.bench import (
+    BenchSubject, BenchSuite, FitScale, MethodRecord, StageResult, fit_overrides, preset_ratios, run_stage,
+    shortened_config,
+)
+from recmv.report.bench_tables import bench_markdown
+from recmv.training.config import fast_config
+from tests.training.conftest import tiny_config
+
+
+def test_shortened_config_scales_the_schedule():
+    config = shortened_config("fast", FitScale(epochs=8, working_size=128, sdf_init_iterations=150))
+    assert config.epochs == 8 and config.working_size == 128
+    assert [s.start_epoch for s in config.stages] == [0, 2, 5]  # 0, 8, 20 of 32 epochs
+    assert config.optim.milestones == (4, 6)  # 16, 26 of 32
+    assert config.optim.warmup_iterations == 15
+    assert (config.sdf_init.iterations, config.sdf_init.lr_step) == (150, 50)
+    squeezed = shortened_config("fast", FitScale(epochs=2))
+    assert [s.start_epoch for s in squeezed.stages] == [0, 1, 2]
+    assert shortened_config("fast", FitScale()) == fast_config()
+
+
+def test_fit_overrides_rebuild_the_config_from_its_preset():
+    config = tiny_config(epochs=3)
+    assert fast_config().replace(**fit_overrides(config)) == config
+
+
+def allocate_then_fail(megabytes: int) -> dict:
+    block = np.ones(megabytes * 2**20 // 8)
+    raise ValueError(f"failed after {block.nbytes // 2**20} MiB")
+
+
+def test_a_stage_in_its_own_process_reports_its_failure_time_and_memory(tmp_path):
+    result = run_stage("demo", allocate_then_fail, {"megabytes": 300}, tmp_path / "stage.log")
+    assert result.status == "failed"
+    assert "ValueError: failed after 300 MiB" in result.error and str(tmp_path / "stage.log") in result.error
+    assert result.peak_rss_gib > 0.29 and result.wall_s >= 0
+    assert "Traceback" in (tmp_path / "stage.log").read_text()
+
+
+def record(method: str, fit_s: float, chamfer: float) -> MethodRecord:
+    stages = {"synth": StageResult("synth", "ok", 10.0, 1.0), "fit": StageResult("fit", "ok", fit_s, 2.0)}
+    return MethodRecord("s", method, stages, {"overall": {"chamfer_cm": chamfer, "mask_iou": 0.8}, "garments": {}})
+
+
+def test_preset_ratios_divide_the_second_preset_by_the_first():
+    ratios = preset_ratios([record("fast", 100.0, 2.0), record("reference", 400.0, 1.0)], ("fast", "reference"))
+    row = ratios["subjects"]["s"]
+    assert row["fit_time"] == pytest.approx(4.0) and row["total_time"] == pytest.approx(410 / 110)
+    assert row["chamfer_cm"] == pytest.approx(0.5) and row["mask_iou"] == pytest.approx(1.0)
+    assert row["s2p_cm"] is None
+    assert ratios["geometric_mean"]["fit_time"] == pytest.approx(4.0)
+
+
+TINY_SUITE = BenchSuite(
+    "quick", (BenchSubject("dress", ("dress",), seed=3, frames=4, large_motion="walk", large_motion_frames=3),),
+    size=64, topology="notoes_collapse5pc", grid_resolution=16, garment_resolution=0.03, eval_samples=2000,
+    extract_media=False,
+)
+
+
+@pytest.mark.slow
+def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, capsys, monkeypatch):
+    fit_stage = bench.fit_stage
+
+    def fit_or_fail(**kwargs):
+        if kwargs["preset"] == "reference":
+            raise RuntimeError("reference fit refused by the test")
+        return fit_stage(**kwargs)
+
+    monkeypatch.setitem(bench.SUITES, "quick", TINY_SUITE)
+    monkeypatch.setattr(bench, "shortened_config", lambda preset, scale: tiny_config(epochs=1))
+    monkeypatch.setattr(bench, "fit_stage", fit_or_fail)
+    out = tmp_path / "bench"
+    code = main(["bench", "--quick", "--presets", "fast,reference", "--in-process", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1 and "1 failed stage(s)" in printed
+    data = json.loads((out / "bench.json").read_text())
+    assert data["complete"] is True
+    records = {r["method"]: r for r in data["records"]}
+    assert list(records) == ["fast", "reference", bench.TEMPLATE_METHOD]
+    fast = records["fast"]
+    assert all(fast["stages"][s]["status"] == "ok" for s in ("synth", "skinning", "fit", "eval"))
+    assert all(fast["stages"][s]["wall_s"] > 0 for s in ("synth", "skinning", "fit", "eval"))
+    segments = fast["metrics"]["garments"]["dress"]["segments"]
+    assert set(segments) == {"rotation", "large_motion"} and segments["large_motion"]["chamfer_cm"] > 0
+    reference = records["reference"]["stages"]
+    assert reference["fit"]["status"] == "failed" and "refused by the test" in reference["fit"]["error"]
+    assert reference["eval"]["status"] == "skipped" and records["reference"]["metrics"] is None
+    template = records[bench.TEMPLATE_METHOD]
+    assert template["stages"]["template"]["status"] == "ok" and template["metrics"]["overall"]["chamfer_cm"] > 0
+    table = (out / "bench.md").read_text()
+    cd = fast["metrics"]["garments"]["dress"]["mean"]["chamfer_cm"]
+    assert f"| dress | dress | fast | {cd:.2f} |" in table
+    assert "template only, no fitting" in table and "## reference / fast" in table
+    assert "reference / fit: failed" in table
+
+
+def test_bench_rejects_unknown_presets_and_an_earlier_bench_folder(tmp_path, capsys):
+    assert main(["bench", "--presets", "fast,slowest", "--out", str(tmp_path)]) == 2
+    assert "--presets" in capsys.readouterr().err
+    (tmp_path / "bench.json").write_text("{}")
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 2
+    assert "already holds a bench" in capsys.readouterr().err
+
+
+def test_markdown_of_a_bench_without_ratios_has_no_ratio_table():
+    data = {
+        "suite": dataclasses.asdict(TINY_SUITE), "machine": {"platform": "p", "cpus": 2, "python": "3", "torch": "t", "recmv": "r"},
+        "fit_configs": {"fast": {"epochs": 1, "working_size": 64}}, "extract": "RUN/meshes", "total_wall_s": 1.0,
+        "records": [record("fast", 5.0, 1.5).to_json()], "ratios": None,
+    }
+    table = bench_markdown(data)
+    assert "| s | fast | 10.0 | – | 5.0 | – | – | 15.0 | 2.00 |" in table
+    assert "## fast" not in table and "/ fast" not in table and "Incomplete" not in table
+    assert "**Incomplete**" in bench_markdown({**data, "complete": False})
