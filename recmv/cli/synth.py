@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from recmv.errors import RecmvError
-from recmv.synth.config import NoiseParams, SynthConfig
+from recmv.synth.config import NoiseParams, RealismParams, SynthConfig
 from recmv.synth.motions import MOTIONS
+from recmv.synth.realism import BACKGROUNDS
 from recmv.tables import GARMENT_TYPES
 
 
@@ -39,6 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mask-noise", type=int, default=0, help="erode/dilate masks by up to this many pixels")
     parser.add_argument("--normal-noise", type=float, default=0.0, help="std of noise on the normal maps")
     parser.add_argument("--pose-noise", type=float, default=0.0, help="std of joint rotation noise (degrees)")
+    realism = parser.add_argument_group("realism (hard input for `recmv prepare`)")
+    realism.add_argument("--background", default="plain", choices=BACKGROUNDS, help="what is behind the person")
+    realism.add_argument("--light-jitter", type=float, default=0.0, help="per-frame lighting change, radians")
+    realism.add_argument("--image-noise", type=float, default=0.0, help="std of pixel noise, 8-bit levels")
+    realism.add_argument("--motion-blur", type=float, default=0.0, help="directional blur length, pixels")
+    realism.add_argument("--camera-shake", type=float, default=0.0, help="std of the per-frame image shift, pixels")
+    realism.add_argument("--video", action="store_true", help="also write the frames as OUT/video.mp4")
+    realism.add_argument("--fps", type=float, default=30.0, help="frame rate of video.mp4")
     parser.add_argument("--garment-mesh", help="OBJ of a garment in the body's canonical space")
     parser.add_argument("--garment-labels", help="JSON naming the boundary loops of --garment-mesh")
     parser.set_defaults(func=run)
@@ -57,6 +66,14 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         raise RecmvError(f"--garment-resolution must be between 0.003 and 0.1 metres, got {args.garment_resolution}")
     if args.keyframe_every < 1:
         raise RecmvError(f"--keyframe-every must be at least 1, got {args.keyframe_every}")
+    for name, value in (
+        ("--light-jitter", args.light_jitter), ("--image-noise", args.image_noise),
+        ("--motion-blur", args.motion_blur), ("--camera-shake", args.camera_shake),
+    ):  # fmt: skip
+        if value < 0:
+            raise RecmvError(f"{name} must not be negative, got {value}")
+    if args.fps <= 0:
+        raise RecmvError(f"--fps must be positive, got {args.fps}")
     return SynthConfig(
         garments=garments,
         motion=args.motion,
@@ -72,6 +89,10 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         external_garment_mesh=args.garment_mesh,
         external_garment_labels=args.garment_labels,
         noise=NoiseParams(mask_px=args.mask_noise, normal_sigma=args.normal_noise, pose_degrees=args.pose_noise),
+        realism=RealismParams(
+            background=args.background, light_jitter=args.light_jitter, image_noise=args.image_noise,
+            motion_blur_px=args.motion_blur, camera_shake_px=args.camera_shake, video=args.video, video_fps=args.fps,
+        ),
     )
 
 

@@ -20,6 +20,27 @@ class NoiseParams:
 
 
 @dataclass
+class RealismParams:
+    """What makes the images look filmed rather than rendered (all off = clean renders on black)."""
+
+    background: str = "plain"
+    """Behind the person: plain (black), texture (a procedural room-like texture) or noise (1/f photographic noise)."""
+    light_jitter: float = 0.0
+    """Per-frame lighting change: the light direction wanders by up to this many radians, the
+    ambient and exposure by up to this fraction, smoothly over the clip."""
+    image_noise: float = 0.0
+    """Standard deviation of Gaussian pixel noise, in 8-bit levels."""
+    motion_blur_px: float = 0.0
+    """Length of a directional blur (random direction per frame), pixels."""
+    camera_shake_px: float = 0.0
+    """Standard deviation of a smooth per-frame image shift, pixels; every image of the frame shifts."""
+    video: bool = False
+    """Also write the frames as SUBJECT/video.mp4 (H.264), the input `recmv prepare` takes."""
+    video_fps: float = 30.0
+    """Frame rate of video.mp4."""
+
+
+@dataclass
 class SynthConfig:
     """Everything that defines a synthetic subject; the same config and seed give the same folder."""
 
@@ -53,6 +74,7 @@ class SynthConfig:
     """JSON naming the boundary loops of the external garment: {"kind": ..., "boundaries": {curve: [vertex ids]}}."""
     dynamics: DynamicsParams = field(default_factory=DynamicsParams)
     noise: NoiseParams = field(default_factory=NoiseParams)
+    realism: RealismParams = field(default_factory=RealismParams)
 
     @property
     def total_frames(self) -> int:

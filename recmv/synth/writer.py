@@ -23,8 +23,16 @@ from recmv.synth.appearance import (
     body_vertex_labels,
     face_labels,
 )
-from recmv.synth.config import NoiseParams, SynthConfig
+from recmv.synth.config import NoiseParams, RealismParams, SynthConfig
 from recmv.synth.curves2d import VisibleCurve, visible_curve
+from recmv.synth.realism import (
+    FrameLook,
+    VideoWriter,
+    background_image,
+    film_frame,
+    frame_looks,
+    shift_image,
+)
 from recmv.synth.render import FrameImages, SceneMesh, render_frame
 from recmv.synth.scene import SynthScene, build_scene
 from recmv.tables import GARMENT_ATR_LABEL, curve_owners, subject_curves
@@ -106,6 +114,29 @@ def noisy_poses(poses: torch.Tensor, degrees: float, rng: np.random.Generator) -
     return poses.numpy() + rng.normal(0.0, math.radians(degrees), size=poses.shape).astype(np.float32)
 
 
+def realism_looks(frames: int, realism: RealismParams, rng: np.random.Generator) -> list[FrameLook]:
+    """Per-frame light, shake and blur; the clean default light and no shift when realism is off."""
+    return frame_looks(frames, realism, Light(), rng)
+
+
+def shifted(images: FrameImages, shift: tuple[int, int]) -> FrameImages:
+    """A frame's images moved by a camera-shake shift (dx, dy) pixels; uncovered pixels are background."""
+    if shift == (0, 0):
+        return images
+    return FrameImages(
+        rgb=shift_image(images.rgb, shift, nearest=True),
+        mask=shift_image(images.mask, shift, nearest=True),
+        normals=shift_image(images.normals, shift, nearest=True),
+        parsing=shift_image(images.parsing, shift, nearest=True),
+        depth=shift_image(images.depth, shift, nearest=True),
+        mesh_id=shift_image(images.mesh_id, shift, nearest=True, fill=-1),
+    )
+
+
+def shifted_curve(curve: VisibleCurve, shift: tuple[int, int]) -> VisibleCurve:
+    return VisibleCurve(curve.name, [s + np.asarray(shift, dtype=float) for s in curve.stretches])
+
+
 def curve_loops(scene: SynthScene, owners: dict[str, str]) -> dict[str, tuple[int, torch.Tensor]]:
     """Curve name -> (garment index, loop vertex ids): each curve's loop on the garment that owns it.
 
@@ -159,15 +190,24 @@ def write_subject(scene: SynthScene, out: Path) -> None:
     )
     body_face_labels = face_labels(rest_labels, scene.body.faces)
     skin = SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]
-    light = Light()
+    # The realism draws use their own generator, so turning them on leaves every other draw unchanged.
+    film_rng = np.random.default_rng(config.seed + 2)
+    realism = config.realism
+    looks = realism_looks(scene.frames, realism, film_rng)
+    background = background_image(realism.background, config.size, film_rng)
+    video = VideoWriter(out / "video.mp4", (config.size, config.size), realism.video_fps) if realism.video else None
 
     for frame in tqdm(range(scene.frames), desc="synth: render", unit="frame"):
         stem = f"{frame:06d}"
+        look = looks[frame]
         meshes = scene_meshes(scene, frame, body_face_labels, skin)
-        images = render_frame(meshes, scene.camera, light)
+        images = shifted(render_frame(meshes, scene.camera, look.light), look.shift)
         mask, parsing = apply_mask_noise(images, config.noise, rng)
         normals = apply_normal_noise(images.normals, images.mask, config.noise.normal_sigma, rng)
-        formats.write_image(out / "imgs" / f"{stem}.png", images.rgb)
+        rgb = film_frame(images.rgb, images.mask, background, look, realism.image_noise, film_rng)
+        formats.write_image(out / "imgs" / f"{stem}.png", rgb)
+        if video is not None:
+            video.append(rgb)
         formats.write_mask(out / "masks" / f"{stem}.png", mask)
         formats.write_normal_map(out / "normals" / f"{stem}.png", normals, images.mask)
         formats.write_parsing(out / "parsing_SCH_ATR" / f"{stem}.npy", parsing)
@@ -182,7 +222,12 @@ def write_subject(scene: SynthScene, out: Path) -> None:
         if frame in keyframes:
             scene_geometry = [(m.vertices, m.faces) for m in meshes]
             curves = [visible_curve(name, loop, scene_geometry, scene.camera) for name, loop in world_loops.items()]
-            write_keyframe_curves(out, frame, curves, config.size)
+            write_keyframe_curves(out, frame, [shifted_curve(c, look.shift) for c in curves], config.size)
+
+    if video is not None:
+        video.close()
+    if any(look.shift != (0, 0) for look in looks):
+        fileio.write_json(out / "gt" / "camera_shake.json", [list(look.shift) for look in looks])
 
     write_gt_canonical(scene, out, loops)
     formats.write_camera(out / "camera.npz", scene.camera)

@@ -1,0 +1,1 @@
+"""`recmv prepare`: from a raw video to a subject folder."""

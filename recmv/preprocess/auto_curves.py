@@ -1,0 +1,232 @@
+"""2D feature curves from ATR label maps (`recmv prepare`, step 6): what REC-MV reads from `mask2fl/`.
+
+Each curve is the stretch of its garment's outline that borders the region expected beyond it:
+- neck: the upper garment (or dress) against the face/neck, or against bare torso skin;
+- left/right cuff: the upper garment against the skin of that arm;
+- upper_bottom (waist): the upper garment against the lower one;
+- bottom_curve: a skirt or dress against the legs or shoes (a sleeveless or tube top: against
+  whatever lies below it);
+- left/right pant: the trousers against that leg or shoe.
+A hem (bottom_curve, pant hems) also runs where the garment's outline faces down onto the background
+(between the legs, below the hem); a sideways outline there is the garment's side, not its hem.
+ATR's left/right labels are the body's left and right, as curve names are. Bare torso skin is told
+from arm skin by the fitted body parts when given (`recmv.preprocess.parsing`), else by touching
+the face.
+
+Parsing specks (tiny components) are dropped before outlines are traced, and stretches much shorter
+than a curve's longest one are taken for parsing noise. A curve's points follow its garment's outline (x = column, y = row), each placed midway between the
+garment pixel and the nearest neighbouring pixel; several visible stretches are concatenated, as in
+the synth's `mask2fl` files. REC-MV compares curves by Chamfer distance, so the direction is free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from recmv.errors import RecmvError
+from recmv.preprocess import parsing as parts_ids
+from recmv.tables import GARMENT_ATR_LABEL, GARMENT_TYPES, LOWER_GARMENTS, UPPER_GARMENTS, curve_owners, subject_curves
+
+FACE, LEFT_ARM, RIGHT_ARM, LEFT_LEG, RIGHT_LEG, LEFT_SHOE, RIGHT_SHOE = 11, 14, 15, 12, 13, 9, 10
+_TORSO_PARTS = (parts_ids.TORSO, parts_ids.HEAD)
+# Dilation (px) that makes pixels of two regions "adjacent"; garment pixels farther from the neighbour drop out.
+_REACH = 1
+# Parsing specks smaller than this share of the image (and 4 px) are dropped before tracing outlines.
+_SPECK_AREA = 2e-4
+# Stretches shorter than this share of a curve's longest stretch are parsing noise, not the curve.
+_MIN_RELATIVE_RUN = 0.25
+# A hem point faces down when the outward normal's row component exceeds this share of its length.
+_DOWNWARD = 0.8
+
+
+@dataclass
+class CurveSpec:
+    """How to find one curve in a label map: the garment's labels, its neighbour's, and hem rules.
+
+    below_background: the curve also runs where the garment faces down onto the background.
+    side: 'left' / 'right' to split background hem points by the nearer leg, None for no split.
+    """
+
+    garment: tuple[int, ...]
+    neighbour: str
+    below_background: bool = False
+    side: str | None = None
+
+
+def curve_specs(garments: list[str]) -> dict[str, CurveSpec]:
+    """Curve name -> its CurveSpec for a subject wearing `garments` (curves in REC-MV's order)."""
+    unknown = [g for g in garments if g not in GARMENT_TYPES]
+    if unknown or not garments:
+        raise RecmvError(f"garments: expected some of {', '.join(GARMENT_TYPES)}, got {garments!r}")
+    owners = curve_owners(garments)
+    lower = tuple(GARMENT_ATR_LABEL[g] for g in garments if g in LOWER_GARMENTS)
+    upper = tuple(GARMENT_ATR_LABEL[g] for g in garments if g in UPPER_GARMENTS)
+    specs = {}
+    for curve in subject_curves(garments):
+        own = (GARMENT_ATR_LABEL[owners[curve]],)
+        if curve == "neck":
+            specs[curve] = CurveSpec(own, "neck")
+        elif curve in ("left_cuff", "right_cuff"):
+            specs[curve] = CurveSpec(own, curve.split("_")[0] + "_arm")
+        elif curve == "upper_bottom":
+            other = lower if own[0] not in lower else upper
+            specs[curve] = CurveSpec(own, "labels:" + ",".join(map(str, other)) if other else "torso_skin")
+        elif curve == "bottom_curve":
+            below = lower if owners[curve] in UPPER_GARMENTS else ()
+            labels = below + (LEFT_LEG, RIGHT_LEG, LEFT_SHOE, RIGHT_SHOE)
+            specs[curve] = CurveSpec(own, "labels:" + ",".join(map(str, labels)), below_background=True)
+        else:
+            side = curve.split("_")[0]
+            leg = (LEFT_LEG, LEFT_SHOE) if side == "left" else (RIGHT_LEG, RIGHT_SHOE)
+            specs[curve] = CurveSpec(own, "labels:" + ",".join(map(str, leg)), below_background=True, side=side)
+    return specs
+
+
+def torso_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
+    """[H, W] bool: skin labelled as arm (ATR has no torso label) that is really bare torso or neck."""
+    arm_skin = np.isin(labels, (LEFT_ARM, RIGHT_ARM))
+    if body_parts is not None:
+        return arm_skin & np.isin(body_parts, _TORSO_PARTS)
+    components, _ = ndimage.label(arm_skin)
+    near_face = ndimage.binary_dilation(labels == FACE, iterations=2)
+    touching = np.unique(components[near_face & arm_skin])
+    return np.isin(components, touching[touching > 0])
+
+
+def neighbour_mask(labels: np.ndarray, neighbour: str, body_parts: np.ndarray | None) -> np.ndarray:
+    """[H, W] bool region a curve's garment borders."""
+    if neighbour == "neck":
+        return (labels == FACE) | torso_skin(labels, body_parts)
+    if neighbour == "torso_skin":
+        return torso_skin(labels, body_parts)
+    if neighbour in ("left_arm", "right_arm"):
+        return (labels == (LEFT_ARM if neighbour == "left_arm" else RIGHT_ARM)) & ~torso_skin(labels, body_parts)
+    return np.isin(labels, [int(v) for v in neighbour.split(":")[1].split(",")])
+
+
+def outline_runs(garment: np.ndarray, keep: np.ndarray, min_points: int) -> list[np.ndarray]:
+    """Stretches of the garment's outline whose pixels satisfy `keep` [H, W]: list of [K, 2] (x, y) int."""
+    contours, _ = cv2.findContours(garment.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    runs = []
+    for contour in contours:
+        points = contour[:, 0, :]
+        flags = keep[points[:, 1], points[:, 0]]
+        if flags.all():
+            runs.append(points)
+            continue
+        if not flags.any():
+            continue
+        start = int(np.flatnonzero(~flags)[0])
+        points, flags = np.roll(points, -start, axis=0), np.roll(flags, -start)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+        runs.extend(points[a:b] for a, b in zip(edges[::2], edges[1::2]))
+    return [run for run in runs if len(run) >= min_points]
+
+
+def downward_outline(garment: np.ndarray) -> np.ndarray:
+    """[H, W] bool: pixels where the garment's outward normal points down the image."""
+    smooth = ndimage.gaussian_filter(garment.astype(np.float32), 1.5)
+    grad_row, grad_col = np.gradient(smooth)
+    length = np.hypot(grad_row, grad_col)
+    return -grad_row > _DOWNWARD * np.maximum(length, 1e-6)
+
+
+def extract_curve(
+    labels: np.ndarray, spec: CurveSpec, body_parts: np.ndarray | None, min_points: int
+) -> np.ndarray | None:
+    """[K, 2] float points of one curve in one label map [H, W], or None when it is not visible."""
+    min_area = max(4, int(_SPECK_AREA * labels.size))
+    garment = drop_specks(np.isin(labels, spec.garment), min_area)
+    if not garment.any():
+        return None
+    neighbour = drop_specks(neighbour_mask(labels, spec.neighbour, body_parts), min_area)
+    near = ndimage.binary_dilation(neighbour, iterations=_REACH)
+    background = np.zeros_like(garment)
+    if spec.below_background:
+        background = labels == 0
+        facing = ndimage.binary_dilation(background, iterations=_REACH) & downward_outline(garment)
+        if spec.side is not None:
+            facing &= _nearer_side(labels, spec.side)
+        near = near | facing
+    runs = outline_runs(garment, near, min_points)
+    if not runs:
+        return None
+    longest = max(len(run) for run in runs)
+    points = np.concatenate([run for run in runs if len(run) >= _MIN_RELATIVE_RUN * longest])
+    # Midway to the neighbour where it is adjacent, else to the background below.
+    nearest = _nearest_pixels(neighbour, points)
+    if background.any():
+        to_background = _nearest_pixels(background, points)
+        beside = np.abs(nearest - points).max(axis=1) <= _REACH if neighbour.any() else np.zeros(len(points), bool)
+        nearest = np.where(beside[:, None], nearest, to_background)
+    return 0.5 * (points + nearest).astype(np.float64)
+
+
+def drop_specks(region: np.ndarray, min_area: int) -> np.ndarray:
+    """[H, W] bool region without its connected components smaller than `min_area` pixels."""
+    components, count = ndimage.label(region)
+    if count == 0:
+        return region
+    sizes = np.bincount(components.reshape(-1), minlength=count + 1)
+    keep = sizes >= min_area
+    keep[0] = False
+    return keep[components]
+
+
+def _nearest_pixels(region: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """[K, 2] (x, y) of the region pixel nearest to each of points [K, 2] (x, y); the points themselves if empty."""
+    if not region.any():
+        return points.copy()
+    _, (rows, cols) = ndimage.distance_transform_edt(~region, return_indices=True)
+    return np.stack([cols[points[:, 1], points[:, 0]], rows[points[:, 1], points[:, 0]]], axis=-1)
+
+
+def _nearer_side(labels: np.ndarray, side: str) -> np.ndarray:
+    """[H, W] bool: pixels nearer to that side's leg or shoe than to the other side's."""
+    left = np.isin(labels, (LEFT_LEG, LEFT_SHOE))
+    right = np.isin(labels, (RIGHT_LEG, RIGHT_SHOE))
+    to_left = ndimage.distance_transform_edt(~left) if left.any() else np.full(labels.shape, np.inf)
+    to_right = ndimage.distance_transform_edt(~right) if right.any() else np.full(labels.shape, np.inf)
+    return to_left < to_right if side == "left" else to_right < to_left
+
+
+def feature_curves(
+    labels: np.ndarray,
+    garments: list[str],
+    keyframes: list[int],
+    body_parts: np.ndarray | None = None,
+    min_points: int = 3,
+) -> dict[int, dict[str, np.ndarray]]:
+    """2D feature curves on keyframes.
+
+    Args:
+        labels: [F, H, W] ATR label maps.
+        garments: the subject's garment types.
+        keyframes: frame indices to extract curves on.
+        body_parts: optional [F, H, W] body-part ids (`recmv.preprocess.parsing.render_body_parts`).
+        min_points: shortest outline stretch kept, in outline pixels.
+    Returns:
+        keyframe -> curve name -> [K, 2] (x = column, y = row); curves not visible are left out.
+    """
+    if labels.ndim != 3 or not np.issubdtype(labels.dtype, np.integer):
+        raise RecmvError(f"labels: expected integer [F, H, W] ATR maps, got {labels.dtype} {labels.shape}")
+    if body_parts is not None and body_parts.shape != labels.shape:
+        raise RecmvError(f"body_parts: expected shape {labels.shape}, got {body_parts.shape}")
+    bad = [k for k in keyframes if not 0 <= k < labels.shape[0]]
+    if bad:
+        raise RecmvError(f"keyframes: {bad} outside 0..{labels.shape[0] - 1}")
+    specs = curve_specs(garments)
+    result = {}
+    for frame in keyframes:
+        frame_parts = None if body_parts is None else body_parts[frame]
+        curves = {}
+        for name, spec in specs.items():
+            points = extract_curve(labels[frame], spec, frame_parts, min_points)
+            if points is not None:
+                curves[name] = points
+        result[frame] = curves
+    return result
