@@ -14,10 +14,15 @@ from recmv.errors import RecmvError
 # `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMAND_MODULES = (
     "synth",
+    "prepare",
     "validate",
     "skinning",
     "fit",
+    "extract",
     "eval",
+    "report",
+    "bench",
+    "batch",
     "demo",
 )
 
