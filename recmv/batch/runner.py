@@ -82,6 +82,8 @@ def import_ray(embedded: bool):
         # Ray reads this once at import: when off, a local instance uses 127.0.0.1 instead of the
         # machine's network address, so the embedded cluster is not reachable from other hosts.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    # Ray's progress bars replace builtins.print in the driver; the progress here is our own tqdm.
+    os.environ.setdefault("RAY_TQDM_PATCH_PRINT", "0")
     try:
         import ray
     except ImportError as error:

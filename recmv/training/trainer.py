@@ -53,6 +53,11 @@ OCCLUSION_TOLERANCE = 0.001
 """Metres a garment point may lie behind the body surface and still be drawn (tight garments)."""
 
 
+def short_name(term: str) -> str:
+    """A loss term's name for the progress bar: 4 letters per word, so curve_sdf and curve_smoothness differ."""
+    return "_".join(word[:4] for word in term.split("_"))
+
+
 def iterations_per_epoch(num_frames: int, stage: Stage) -> int:
     return math.ceil(num_frames / stage.batch_size)
 
@@ -402,7 +407,7 @@ class Trainer:
                 tick = time.perf_counter()
                 terms = self.step(batches[self.batch_in_epoch], stage)
                 self._log(stage, terms, time.perf_counter() - tick)
-                bar.set_postfix_str(f"{stage.name} e{self.epoch} " + " ".join(f"{k[:4]}={v:.3g}" for k, v in terms.items()))
+                bar.set_postfix_str(f"{stage.name} e{self.epoch} " + " ".join(f"{short_name(k)}={v:.3g}" for k, v in terms.items()))
                 bar.update(1)
                 self.iteration += 1
                 self.batch_in_epoch += 1
