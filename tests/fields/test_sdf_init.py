@@ -67,11 +67,12 @@ def test_fit_recovers_a_sphere_sdf():
     vertices, faces = torch.tensor(mesh.vertices, dtype=torch.float32), torch.tensor(mesh.faces)
     torch.manual_seed(0)
     sdf = GarmentSDF(dataclasses.replace(SDFConfig.fast(), init_radius=0.5, hidden_dim=64, num_layers=3, skip_layers=(1,)))
-    report = fit_sdf_to_mesh(sdf, vertices, faces, dataclasses.replace(SDFFitConfig.fast(), iterations=300, batch_size=1000), torch.Generator().manual_seed(0))
+    report = fit_sdf_to_mesh(sdf, vertices, faces, dataclasses.replace(SDFFitConfig.fast(), iterations=600, batch_size=1000), torch.Generator().manual_seed(0))
     probes = torch.randn(500, 3) * 0.2
     with torch.no_grad():
         error = (sdf(probes).sdf - (probes.norm(dim=-1) - 0.3)).abs().mean()
-    # From 0.2 m off at the start; 300 steps reach 5-8 mm depending on the order of the mesh's faces
-    # (trimesh releases differ), so the bound is at 1 cm, 1/30 of the radius.
-    assert report.mean_abs_sdf < 0.01
-    assert error < 0.01
+    # From 0.2 m off at the start. 300 steps reached 2-7 mm on the surface depending on the order of the
+    # mesh's faces (trimesh releases differ); 600 reach 0.3 mm. Off the surface only the eikonal term
+    # constrains the field, so the volume probes get a looser bound (5 % of the radius).
+    assert report.mean_abs_sdf < 0.005
+    assert error < 0.015
