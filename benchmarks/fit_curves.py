@@ -24,6 +24,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -123,7 +124,10 @@ def main() -> None:
     parser.add_argument("--large-frames", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--large-motion", action="store_true")
-    parser.add_argument("--work", default="/tmp/recmv_bench_curves")
+    parser.add_argument(
+        "--work", default=str(Path(tempfile.gettempdir()) / "recmv_bench_curves"),
+        help="folder for the subjects and runs (reused between invocations)",
+    )
     parser.add_argument("--out", default="bench_curves.json")
     args = parser.parse_args()
     work = Path(args.work)
