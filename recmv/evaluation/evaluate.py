@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import trimesh
 
 from recmv import fileio, tables
 from recmv.errors import InputFileError, RecmvError
 from recmv.evaluation import metrics
+from recmv.geometry.mesh_io import read_mesh
 from recmv.render.camera import PinholeCamera
 from recmv.render.raycast import render_meshes
 
@@ -181,11 +181,11 @@ def evaluate(prediction: str | Path, subject: str | Path, options: EvaluationOpt
     for frame in frames:
         name = f"{frame:06d}"
         body_path = gt_dir / "body" / f"{name}.obj"
-        body = _load_mesh(body_path) if body_path.exists() else None
-        pred_meshes = {g: _load_mesh(_pred_mesh_path(prediction / g, name)) for g in pred_garments}
+        body = read_mesh(body_path) if body_path.exists() else None
+        pred_meshes = {g: read_mesh(_pred_mesh_path(prediction / g, name)) for g in pred_garments}
         for index, garment in enumerate(pred_garments):
             started = time.perf_counter()
-            gt_mesh = _load_mesh(gt_dir / "garments" / garment / f"{name}.obj")
+            gt_mesh = read_mesh(gt_dir / "garments" / garment / f"{name}.obj")
             result = _garment_frame_metrics(
                 frame, pred_meshes[garment], gt_mesh, body, gt_boundaries[garment], pred_boundaries[garment],
                 options, rng_key=(options.seed, frame, index),
@@ -365,20 +365,6 @@ def _pred_mesh_path(folder: Path, name: str) -> Path:
         if (folder / f"{name}{suffix}").exists():
             return folder / f"{name}{suffix}"
     raise InputFileError(folder / f"{name}.obj", "missing predicted mesh (.obj or .ply)")
-
-
-def _load_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(vertices [V, 3] float64, faces [F, 3] int64), vertex order kept as in the file."""
-    if not path.exists():
-        raise InputFileError(path, "missing mesh")
-    try:
-        mesh = trimesh.load(path, process=False, force="mesh")
-    except (OSError, ValueError) as error:
-        raise InputFileError(path, f"cannot read mesh: {error}") from error
-    faces = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
-    if len(faces) == 0:
-        raise InputFileError(path, "mesh has no triangles")
-    return np.asarray(mesh.vertices, dtype=np.float64), faces
 
 
 def _read_json(path: Path):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import trimesh
 
 from recmv.errors import InputFileError
+from recmv.geometry.mesh_io import read_mesh
 
 FRAME_FILE = re.compile(r"^(\d{6})\.(obj|ply)$")
 QUANTISATION_LEVELS = 65535
@@ -53,18 +53,6 @@ def garment_folders(folder: Path) -> list[Path]:
     if not garments:
         raise InputFileError(folder, "no garment folder with per-frame meshes (<garment>/000000.obj ...)")
     return garments
-
-
-def read_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(vertices [V, 3] float64, faces [F, 3] int64) of an OBJ/PLY file, vertex order kept."""
-    try:
-        mesh = trimesh.load(path, process=False, force="mesh")
-    except (OSError, ValueError) as error:
-        raise InputFileError(path, f"cannot read mesh: {error}") from error
-    faces = np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3)
-    if len(faces) == 0:
-        raise InputFileError(path, "mesh has no triangles")
-    return np.asarray(mesh.vertices, dtype=np.float64), faces
 
 
 def read_sequences(folder: Path, frames: list[int] | None = None) -> list[GarmentSequence]:

@@ -95,6 +95,12 @@ def fit_subject(
         initialise_curves(trainer)
         trainer.save()
     trainer.timings["load"] = trainer.timings.get("load", 0.0) + load_seconds
+    return train_and_write(trainer, write_meshes, progress, stop_after)
+
+
+def train_and_write(trainer: Trainer, write_meshes: bool, progress: bool, stop_after: int | None) -> FitSummary:
+    """Run the trainer; once its last epoch is done, write curves (and meshes); always write summary.json."""
+    run_dir, config = trainer.run_dir, trainer.config
     trainer.run(stop_after=stop_after, progress=progress)
     finished = trainer.epoch >= config.epochs
     if finished:

@@ -23,10 +23,8 @@ from recmv import __version__, fileio
 from recmv.errors import InputFileError, RecmvError
 from recmv.training.checkpoint import load_checkpoint
 from recmv.training.config import FitConfig, config_from_json
-from recmv.training.curves import write_curves
 from recmv.training.data import load_fit_data
-from recmv.training.fit import FitSummary, _last_terms, resolve_config
-from recmv.training.outputs import write_posed_meshes
+from recmv.training.fit import FitSummary, resolve_config, train_and_write
 from recmv.training.trainer import Trainer
 
 PHASE_FOLDER = "large_motion"
@@ -111,17 +109,4 @@ def fit_large_motion(
         start_from_rotation(trainer, state)
         trainer.save()
     trainer.timings["load"] = trainer.timings.get("load", 0.0) + time.perf_counter() - started
-    trainer.run(stop_after=stop_after, progress=progress)
-    finished = trainer.epoch >= config.epochs
-    if finished:
-        write_curves(trainer, run_dir / "curves", progress=progress)
-        if write_meshes:
-            started = time.perf_counter()
-            write_posed_meshes(trainer, run_dir / "meshes", config.mesh_cell_size, progress=progress)
-            trainer.timings["meshes"] = time.perf_counter() - started
-    summary = FitSummary(run_dir, trainer.iteration, dict(trainer.timings), _last_terms(run_dir))
-    fileio.write_json(
-        run_dir / "summary.json",
-        {"finished": finished, "iterations": summary.iterations, "timings": summary.timings, "final_terms": summary.final_terms},
-    )
-    return summary
+    return train_and_write(trainer, write_meshes, progress, stop_after)
