@@ -46,8 +46,8 @@ def make_subject(out: Path, size: int, frames: int, garments: tuple[str, ...], k
     synthesize(config, out)
 
 
-def gt_joints(subject: Path) -> np.ndarray:
-    """[F, 17, 2] the GT body's COCO-17 keypoints projected into the (shaken) GT frames."""
+def projected_keypoints(subject: Path) -> np.ndarray:
+    """[F, 17, 2] COCO-17 keypoints of a subject folder's body (smpl_rec.npz) in its own pixels."""
     meta = SubjectMeta.load(subject)
     body = build_body_model(meta.body)
     shape = shape_tensor(meta.body)
@@ -55,8 +55,12 @@ def gt_joints(subject: Path) -> np.ndarray:
     camera = formats.read_camera(subject / "camera.npz", tuple(meta.image_size))
     with torch.no_grad():
         out = body(torch.as_tensor(params.poses), shape, torch.as_tensor(params.trans))
-        points = body_keypoints(out.vertices, out.joints, coco_regressor(body))
-        pixels = camera.project(points)[0].numpy()
+        return camera.project(body_keypoints(out.vertices, out.joints, coco_regressor(body)))[0].numpy()
+
+
+def gt_joints(subject: Path) -> np.ndarray:
+    """[F, 17, 2] the GT body's COCO-17 keypoints projected into the (shaken) GT frames."""
+    pixels = projected_keypoints(subject)
     shake = subject / "gt" / "camera_shake.json"
     if shake.exists():
         pixels = pixels + np.asarray(json.loads(shake.read_text()), dtype=float)[:, None, :]
@@ -65,15 +69,7 @@ def gt_joints(subject: Path) -> np.ndarray:
 
 def fitted_joints(prepared: Path, box: CropBox) -> np.ndarray:
     """[F, 17, 2] the fitted body's COCO-17 keypoints in the source video's pixels."""
-    meta = SubjectMeta.load(prepared)
-    body = build_body_model(meta.body)
-    shape = shape_tensor(meta.body)
-    params = formats.read_body_params(prepared / "smpl_rec.npz")
-    camera = formats.read_camera(prepared / "camera.npz", tuple(meta.image_size))
-    with torch.no_grad():
-        out = body(torch.as_tensor(params.poses), shape, torch.as_tensor(params.trans))
-        pixels = camera.project(body_keypoints(out.vertices, out.joints, coco_regressor(body)))[0].numpy()
-    return box.to_source(pixels)
+    return box.to_source(projected_keypoints(prepared))
 
 
 def curve_error(predicted: np.ndarray, truth: np.ndarray) -> float:
