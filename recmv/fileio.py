@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename.
+"""Atomic file writes (a temporary file beside the target, then rename), and checked JSON reads.
 
 A crash mid-write leaves either the old file or the new one, never a torn file.
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from recmv.errors import InputFileError
 
 
 @contextlib.contextmanager
@@ -46,3 +48,17 @@ def write_npz(path: str | os.PathLike, **arrays: Any) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
+
+def read_json_object(path: str | os.PathLike, missing: str = "missing") -> dict:
+    """The JSON object in path; InputFileError (with `missing` as the message when absent) otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, missing)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputFileError(path, f"not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise InputFileError(path, "expected a JSON object")
+    return data

@@ -7,14 +7,13 @@ subject folder that is no longer where run.json says, a checkpoint from another 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from recmv import __version__
+from recmv import __version__, fileio
 from recmv.errors import InputFileError, RecmvError
 from recmv.training.checkpoint import load_checkpoint
 from recmv.training.config import FitConfig, config_from_json
@@ -36,18 +35,6 @@ class FittedRun:
     recmv_version: str
 
 
-def _read_json(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise InputFileError(path, f"missing: {what}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputFileError(path, f"not valid JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise InputFileError(path, "expected a JSON object")
-    return data
-
-
 def open_run(run_dir: str | Path, subject: str | Path | None = None, device: str = "cpu") -> FittedRun:
     """Check a run folder and restore its fitted model on `device`.
 
@@ -58,11 +45,11 @@ def open_run(run_dir: str | Path, subject: str | Path | None = None, device: str
         raise RecmvError(f"{run_dir}: no such run folder (expected the --out folder of `recmv fit`)")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RecmvError(f"--device {device}: no CUDA device is available here")
-    info = _read_json(run_dir / "run.json", "not a run folder written by `recmv fit`")
+    info = fileio.read_json_object(run_dir / "run.json", "missing: not a run folder written by `recmv fit`")
     version = str(info.get("recmv", "unknown"))
     if "subject" not in info:
         raise InputFileError(run_dir / "run.json", "no 'subject' entry (written by another recmv version?)")
-    raw_config = _read_json(run_dir / "config.json", "not a run folder written by `recmv fit`")
+    raw_config = fileio.read_json_object(run_dir / "config.json", "missing: not a run folder written by `recmv fit`")
     try:
         config = config_from_json(raw_config)
         config.validate()
@@ -74,7 +61,7 @@ def open_run(run_dir: str | Path, subject: str | Path | None = None, device: str
     if not checkpoint.is_file():
         raise InputFileError(checkpoint, "missing: the fit has not saved a checkpoint yet (is it still running?)")
     summary_path = run_dir / "summary.json"
-    if summary_path.is_file() and _read_json(summary_path, "").get("finished") is False:
+    if summary_path.is_file() and fileio.read_json_object(summary_path).get("finished") is False:
         raise RecmvError(f"{run_dir}: the fit is unfinished (summary.json); continue it with `recmv fit SUBJECT --out {run_dir} --resume`")
     # Format, version and progress first: a foreign or unfinished checkpoint fails before the data loads.
     record = load_checkpoint(checkpoint, {})

@@ -183,15 +183,7 @@ def _subject_of(run_info: dict) -> Path | None:
 
 
 def _optional_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputFileError(path, f"not valid JSON: {error}") from error
-    if not isinstance(data, dict):
-        raise InputFileError(path, "expected a JSON object")
-    return data
+    return fileio.read_json_object(path) if path.is_file() else {}
 
 
 def _asset(name: str) -> str:
