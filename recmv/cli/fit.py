@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
-from recmv.training.config import PRESETS, preset_config
+from recmv import fileio
+from recmv.training.config import PRESETS
 from recmv.training.fit import FitSummary, fit_subject
 from recmv.training.large_motion import PHASE_FOLDER, fit_large_motion
 
@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.add_argument("--resume", action="store_true", help="continue the fit in --out from its latest checkpoint")
     parser.add_argument("--segment", choices=("rotation", "large_motion", "all"), default="rotation", help="frames to fit (default: the rotation segment)")
+    parser.add_argument(
+        "--config", default=None, metavar="JSON",
+        help="a full or partial fit config in the form of RUN/config.json, laid over the preset "
+        "(e.g. {\"epochs\": 8, \"working_size\": 128, \"sdf_init\": {\"iterations\": 100}}); "
+        "--epochs, --seed and --curves still apply on top",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs")
     parser.add_argument("--seed", type=int, default=None, help="override the preset's seed")
     parser.add_argument("--no-meshes", action="store_true", help="do not write the per-frame meshes at the end")
@@ -44,9 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.phase in ("rotation", "both"):
-        curves = None
+        changes = {} if args.config is None else fileio.read_json_object(args.config)
         if args.curves is not None:
-            curves = dataclasses.replace(preset_config(args.preset or "fast").curves, coupled=args.curves == "coupled")
+            curves = changes.get("curves") if isinstance(changes.get("curves"), dict) else {}
+            changes["curves"] = {**curves, "coupled": args.curves == "coupled"}
         summary = fit_subject(
             args.subject,
             args.out,
@@ -54,8 +61,10 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             resume=args.resume,
             segment=args.segment,
-            overrides={"epochs": args.epochs, "seed": args.seed, "curves": curves},
+            overrides={"epochs": args.epochs, "seed": args.seed},
             write_meshes=not args.no_meshes,
+            config_changes=changes,
+            config_source=f"--config {args.config}" if args.config else "--curves",
         )
         _report(summary)
     if args.phase in ("large-motion", "both"):

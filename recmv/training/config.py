@@ -299,3 +299,50 @@ def _value_from_json(hint, value):
         inner = args[0] if args else None
         return tuple(_value_from_json(inner, v) if inner is not None and inner is not Ellipsis else v for v in value)
     return value
+
+
+def merged_config(base: FitConfig, changes: dict, source: str) -> FitConfig:
+    """base with a full or partial config in `to_json` form laid over it.
+
+    Objects merge key by key at every depth; lists (the stages, tuples) replace the base's whole. An
+    unknown key or a value of the wrong kind is a RecmvError naming `source` and the key's path.
+    """
+    merged = _merge_json(base.to_json(), changes, source, "")
+    try:
+        config = config_from_json(merged)
+    except (TypeError, KeyError, ValueError) as error:
+        raise RecmvError(f"{source}: not a fit config ({error})") from error
+    if config.preset != base.preset:
+        raise RecmvError(f"{source}: preset {config.preset!r} differs from the preset it is laid over ({base.preset})")
+    try:
+        config.validate()
+    except RecmvError as error:
+        raise RecmvError(f"{source}: {error}") from error
+    return config
+
+
+def _merge_json(base: dict, changes: dict, source: str, prefix: str) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        path = f"{prefix}{key}"
+        if key not in base:
+            raise RecmvError(f"{source}: unknown fit config key {path!r} (expected one of {', '.join(sorted(base))})")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise RecmvError(f"{source}: {path!r} must be an object, got {type(value).__name__}")
+            merged[key] = _merge_json(base[key], value, source, f"{path}.")
+        else:
+            if base[key] is not None and value is not None and _json_kind(value) != _json_kind(base[key]):
+                raise RecmvError(f"{source}: {path!r} must be a {_json_kind(base[key])}, got {value!r}")
+            merged[key] = value
+    return merged
+
+
+def _json_kind(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__

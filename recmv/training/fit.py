@@ -21,7 +21,12 @@ import torch
 
 from recmv import __version__, fileio
 from recmv.errors import InputFileError, RecmvError
-from recmv.training.config import FitConfig, config_from_json, preset_config
+from recmv.training.config import (
+    FitConfig,
+    config_from_json,
+    merged_config,
+    preset_config,
+)
 from recmv.training.curves import initialise_curves, write_curves
 from recmv.training.data import load_fit_data
 from recmv.training.outputs import write_posed_meshes
@@ -38,9 +43,14 @@ class FitSummary:
     final_terms: dict[str, float]
 
 
-def resolve_config(run_dir: Path, preset: str | None, resume: bool, overrides: dict) -> FitConfig:
-    """The run's config: the saved one when resuming, else the preset with overrides applied."""
+def resolve_config(
+    run_dir: Path, preset: str | None, resume: bool, overrides: dict, changes: dict | None = None, source: str = "config"
+) -> FitConfig:
+    """The run's config: the saved one when resuming, else the preset, then `changes` (a full or partial
+    config in `to_json` form, from `source`; see `merged_config`), then the non-None overrides."""
     saved = run_dir / "config.json"
+    if resume and changes:
+        raise RecmvError(f"{source}: a resumed fit keeps the config saved in {saved}")
     if resume:
         if not saved.is_file():
             raise InputFileError(saved, "missing: --resume needs a run folder written by `recmv fit`")
@@ -53,7 +63,13 @@ def resolve_config(run_dir: Path, preset: str | None, resume: bool, overrides: d
         return config
     if (run_dir / "checkpoints" / "latest.pt").exists():
         raise RecmvError(f"{run_dir} already holds a fit: pass --resume to continue it, or choose another --out")
-    config = preset_config(preset or "fast")
+    changes = changes or {}
+    named = changes.get("preset")
+    if preset is not None and named is not None and named != preset:
+        raise RecmvError(f"{source} names preset {named!r} but --preset is {preset}")
+    config = preset_config(preset or named or "fast")
+    if changes:
+        config = merged_config(config, changes, source)
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     config.validate()
     return config
@@ -70,12 +86,15 @@ def fit_subject(
     write_meshes: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
+    config_changes: dict | None = None,
+    config_source: str = "config",
 ) -> FitSummary:
-    """Fit a subject into run_dir (see the module docstring); stop_after limits the iterations of this call."""
+    """Fit a subject into run_dir (see the module docstring); stop_after limits the iterations of this
+    call; config_changes (from config_source) is laid over the preset before overrides (`resolve_config`)."""
     subject, run_dir = Path(subject), Path(run_dir)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RecmvError(f"--device {device}: no CUDA device is available here")
-    config = resolve_config(run_dir, preset, resume, overrides or {})
+    config = resolve_config(run_dir, preset, resume, overrides or {}, config_changes, config_source)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         fileio.write_json(run_dir / "config.json", config.to_json())

@@ -124,14 +124,53 @@ def test_fit_writes_config_log_and_posed_meshes(tiny_subject, tmp_path):
 
 
 def test_fit_command_end_to_end(tiny_subject, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(["fit", str(tiny_subject), "--out", str(run), "--epochs", "1"]) == 0
+    """The command with a partial --config (the tiny setting) laid over the fast preset, --curves on top."""
+    run, config = tmp_path / "run", tiny_config(epochs=1)
+    partial = {key: value for key, value in config.to_json().items() if key not in ("sdf", "deformer")}
+    partial["sdf_init"] = {"iterations": config.sdf_init.iterations, "batch_size": config.sdf_init.batch_size}
+    (tmp_path / "tiny.json").write_text(json.dumps(partial))
+    command = ["fit", str(tiny_subject), "--out", str(run), "--config", str(tmp_path / "tiny.json"), "--curves", "coupled"]
+    assert main(command) == 0
     printed = capsys.readouterr().out
     assert "iterations" in printed and str(run) in printed
     assert (run / "meshes" / "skirt" / "000003.obj").exists()
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["working_size"] == 64 and saved["sdf_init"]["iterations"] == 40 and saved["curves"]["coupled"] is True
+    assert saved["sdf_init"]["learning_rate"] == config.sdf_init.learning_rate  # untouched keys keep the preset's
     if not torch.cuda.is_available():
         assert main(["fit", str(tiny_subject), "--out", str(tmp_path / "bad"), "--device", "cuda"]) == 2
         assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epoch": 3}, "unknown fit config key 'epoch'"),
+        ({"sdf_init": {"iters": 3}}, "unknown fit config key 'sdf_init.iters'"),
+        ({"epochs": "ten"}, "'epochs' must be a number"),
+        ({"sdf": 3}, "'sdf' must be an object"),
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"preset": "reference"}, "names preset 'reference' but --preset is fast"),
+    ],
+)
+def test_bad_config_files_are_refused_naming_the_key(tiny_subject, tmp_path, capsys, changes, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(changes))
+    command = ["fit", str(tiny_subject), "--out", str(tmp_path / "run"), "--preset", "fast", "--config", str(path)]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert message in error and str(path) in error
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_config_file_picks_the_preset_and_a_resume_refuses_one(tmp_path):
+    from recmv.training.fit import resolve_config
+
+    config = resolve_config(tmp_path, None, False, {"epochs": 3}, {"preset": "reference", "working_size": 96}, "x.json")
+    assert config.preset == "reference" and config.working_size == 96 and config.epochs == 3
+    assert config.sdf.hidden_dim == reference_config().sdf.hidden_dim
+    with pytest.raises(RecmvError, match="x.json: a resumed fit keeps the config"):
+        resolve_config(tmp_path, None, True, {}, {"epochs": 3}, "x.json")
 
 
 def test_reference_preset_runs_a_few_iterations_on_cpu(tiny_subject, tmp_path):
