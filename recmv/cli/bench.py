@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from recmv.errors import RecmvError
@@ -21,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--suite", choices=sorted(SUITES), default="default", help="subjects and sizes (default: default)")
     parser.add_argument("--quick", action="store_true", help="the CPU-sized suite (same as --suite quick)")
+    parser.add_argument(
+        "--size", type=int, default=None,
+        help="image side of the synthetic subjects, pixels (default: the suite's, 512 for default and 128 for quick)",
+    )
     parser.add_argument("--presets", default="fast", help="comma-separated presets to compare, e.g. fast,reference")
     parser.add_argument(
         "--in-process", action="store_true",
@@ -36,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     if args.quick and args.suite not in ("default", "quick"):
         raise RecmvError(f"--quick and --suite {args.suite} contradict each other")
     suite = SUITES["quick" if args.quick else args.suite]
+    if args.size is not None:
+        if args.size < 64:
+            raise RecmvError(f"--size: expected an image side of at least 64 pixels, got {args.size}")
+        suite = dataclasses.replace(suite, size=args.size)
     presets = tuple(p.strip() for p in args.presets.split(",") if p.strip())
     if len(set(presets)) != len(presets):
         raise RecmvError(f"--presets: each preset once, got {args.presets!r}")

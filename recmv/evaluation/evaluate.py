@@ -12,6 +12,10 @@ Conventions beyond metrics.py:
   prediction when its vertex count changes between frames.
 - Predicted boundary loops come from PRED/<garment>/boundaries.json when present, else from the
   mesh's open boundary, named by Hungarian matching of loop centroids to the GT loops.
+- A boundary a garment shares with the garment that owns its curve (subject.json `curve_owner`: the
+  waist `upper_bottom` of a skirt or trousers under an upper garment) is measured against the GT curve
+  (gt/curves/<frame>.json), the line a camera sees. The lower garment's own edge lies hidden under the
+  upper garment, and REC-MV, like any method fitted to images, ends the lower garment at that curve.
 """
 
 from __future__ import annotations
@@ -178,17 +182,23 @@ def evaluate(prediction: str | Path, subject: str | Path, options: EvaluationOpt
     gt_boundaries = {g: gt_dir / "garments" / g / "boundaries.json" for g in pred_garments}
     pred_boundaries = {g: prediction / g / "boundaries.json" for g in pred_garments}
     curve_frames: dict[int, dict[str, float | None]] = {}
+    owners = info.get("curve_owner", {})
     for frame in frames:
         name = f"{frame:06d}"
+        gt_curves_path = gt_dir / "curves" / f"{name}.json"
+        gt_curves = _read_json(gt_curves_path) if owners and gt_curves_path.exists() else {}
         body_path = gt_dir / "body" / f"{name}.obj"
         body = read_mesh(body_path) if body_path.exists() else None
         pred_meshes = {g: read_mesh(_pred_mesh_path(prediction / g, name)) for g in pred_garments}
         for index, garment in enumerate(pred_garments):
             started = time.perf_counter()
             gt_mesh = read_mesh(gt_dir / "garments" / garment / f"{name}.obj")
+            shared = {
+                n: _points(loop, gt_curves_path) for n, loop in gt_curves.items() if owners.get(n, garment) != garment
+            }
             result = _garment_frame_metrics(
                 frame, pred_meshes[garment], gt_mesh, body, gt_boundaries[garment], pred_boundaries[garment],
-                options, rng_key=(options.seed, frame, index),
+                options, rng_key=(options.seed, frame, index), shared_curves=shared,
             )
             garment_frames[garment].append(result)
             trajectories[garment]["pred"].append(pred_meshes[garment][0])
@@ -228,7 +238,10 @@ def _garment_frame_metrics(
     pred_boundaries: Path,
     options: EvaluationOptions,
     rng_key: tuple[int, ...],
+    shared_curves: dict[str, np.ndarray] | None = None,
 ) -> FrameMetrics:
+    """shared_curves: GT curves [K, 3] owned by another garment; they replace this garment's GT loops
+    of the same name (see the module docstring)."""
     # Independent sample streams per side, so identical meshes are not sampled identically.
     pred_samples = metrics.sample_surface(*pred, options.samples, np.random.default_rng([*rng_key, 0]))
     gt_samples = metrics.sample_surface(*gt, options.samples, np.random.default_rng([*rng_key, 1]))
@@ -250,6 +263,7 @@ def _garment_frame_metrics(
         out.interpenetration = metrics.interpenetration_share(pred[0], *body, depth=PENETRATION_DEPTH)
     gt_coords = _named_loops(gt_boundaries, gt[0])
     if gt_coords:
+        gt_coords.update({n: loop for n, loop in (shared_curves or {}).items() if n in gt_coords})
         pred_coords = _named_loops(pred_boundaries, pred[0])
         if pred_coords is None:
             loops = [pred[0][loop] for loop in pred_loops]

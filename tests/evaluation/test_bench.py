@@ -81,11 +81,12 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     monkeypatch.setattr(bench, "shortened_config", lambda preset, scale: tiny_config(epochs=1))
     monkeypatch.setattr(bench, "fit_stage", fit_or_fail)
     out = tmp_path / "bench"
-    code = main(["bench", "--quick", "--presets", "fast,reference", "--in-process", "--out", str(out)])
+    code = main(["bench", "--quick", "--size", "72", "--presets", "fast,reference", "--in-process", "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 1 and "1 failed stage(s)" in printed
     data = json.loads((out / "bench.json").read_text())
-    assert data["complete"] is True
+    assert data["complete"] is True and data["suite"]["size"] == 72
+    assert json.loads((out / "subjects" / "dress" / "subject.json").read_text())["image_size"] == [72, 72]
     records = {r["method"]: r for r in data["records"]}
     assert list(records) == ["fast", "reference", bench.TEMPLATE_METHOD]
     fast = records["fast"]
@@ -111,6 +112,8 @@ def test_bench_rejects_unknown_presets_and_an_earlier_bench_folder(tmp_path, cap
     (tmp_path / "bench.json").write_text("{}")
     assert main(["bench", "--quick", "--out", str(tmp_path)]) == 2
     assert "already holds a bench" in capsys.readouterr().err
+    assert main(["bench", "--size", "10", "--out", str(tmp_path / "small")]) == 2
+    assert "--size" in capsys.readouterr().err
 
 
 def test_markdown_of_a_bench_without_ratios_has_no_ratio_table():

@@ -136,6 +136,27 @@ def test_shifted_prediction_on_selected_frames(subject, tmp_path):
     assert result.curves is None
 
 
+def test_a_boundary_shared_with_another_garments_curve_is_measured_against_that_curve(subject, tmp_path):
+    """The tube's bottom_curve belongs to another garment (as a skirt's waist belongs to the shirt over
+    it) and that GT curve lies 1 cm below the tube's own hidden edge: a copy of the GT mesh scores 1 cm
+    there and 0 at its own neck."""
+    shared = tmp_path / "subject"
+    shutil.copytree(subject, shared)
+    info = json.loads((shared / "subject.json").read_text())
+    info["curve_owner"] = {"neck": "tube", "bottom_curve": "coat"}
+    (shared / "subject.json").write_text(json.dumps(info))
+    for t in range(FRAMES):
+        path = shared / "gt" / "curves" / f"{t:06d}.json"
+        curves = json.loads(path.read_text())
+        curves["bottom_curve"] = (np.asarray(curves["bottom_curve"]) + [0.0, 0.0, 0.01]).tolist()
+        path.write_text(json.dumps(curves))
+    prediction = tmp_path / "pred"
+    shutil.copytree(subject / "gt" / "garments", prediction)
+    mean = evaluate(prediction, shared, EvaluationOptions(samples=2000, frames=[0, 3])).garments["tube"].mean()
+    assert mean["boundary_cm"]["bottom_curve"] == pytest.approx(1.0, abs=0.01)
+    assert mean["boundary_cm"]["neck"] < 1e-6
+
+
 def test_curves_only_prediction(subject, tmp_path):
     prediction = tmp_path / "pred"
     (prediction / "curves").mkdir(parents=True)

@@ -4,7 +4,7 @@ from recmv.evaluation.metrics import boundary_loops
 from recmv.fields.sdf_init import closed_template
 from recmv.templates.body_geometry import BodyGeometry
 from recmv.templates.garments import GarmentParams, build_garment
-from recmv.training.outputs import open_at_template_caps
+from recmv.training.outputs import open_at_curves, open_at_template_caps
 
 
 def test_opening_a_closed_template_restores_its_holes():
@@ -43,3 +43,26 @@ def test_a_skirt_fitted_shorter_than_its_template_loses_its_hem_cap():
     assert opened_faces.shape[0] >= 0.8 * template.faces.shape[0]
     # Nothing of the squeezed skirt comes within the offset of the hem plane: the plane rule alone kept the cap.
     assert float(((shorter - hem) @ axis).max()) < -0.02
+
+
+def test_a_skirt_fitted_longer_than_its_template_keeps_its_length_when_opened_at_its_curves():
+    """Stretched 4 cm past the template's hem: the template's hem plane would cut the extra length off,
+    the learned curves (here the stretched loops) open the caps and keep it."""
+    body = build_body_model({"model": "anny", "topology": "notoes_collapse5pc"})
+    params = GarmentParams.defaults("skirt")
+    params.resolution = 0.03
+    template = build_garment("skirt", BodyGeometry.from_body_model(body), params)
+    vertices, faces = closed_template(template)
+    waist = template.vertices[template.boundaries["upper_bottom"]].mean(0)
+    hem = template.vertices[template.boundaries["bottom_curve"]].mean(0)
+    axis = (hem - waist) / (hem - waist).norm()
+    along = (vertices - waist) @ axis
+    longer = vertices + ((0.04 / float((hem - waist).norm())) * along.clamp(min=0))[:, None] * axis
+    count = template.vertices.shape[0]  # closed_template appends its cap vertices after the template's
+    curves = [longer[:count][loop] for loop in template.boundaries.values()]
+    opened_vertices, opened_faces = open_at_curves(longer, faces, curves, cell_size=0.01)
+    assert len(boundary_loops(opened_faces.numpy())) == 2
+    reach = float(((opened_vertices - hem) @ axis).max())
+    assert reach > 0.035  # the stretched hem, 4 cm past the template's
+    _, cut = open_at_template_caps(longer, faces, template, offset=0.01)
+    assert cut.shape[0] < 0.9 * opened_faces.shape[0]
