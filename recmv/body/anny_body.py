@@ -133,6 +133,7 @@ class AnnyBody(BodyModel):
             sparse_weights.shape[0], len(BONE_NAMES), dtype=dtype, device=device
         ).scatter_add_(1, self.anny.vertex_bone_indices, sparse_weights)
         self.register_buffer("skinning_weights", weights, persistent=False)
+        self._rest_memo: tuple[tuple, RestBody] | None = None
 
     @property
     def num_shape_params(self) -> int:
@@ -154,6 +155,17 @@ class AnnyBody(BodyModel):
                 f"Anny shape must be [{len(PHENOTYPES)}] phenotypes {PHENOTYPES}, "
                 f"got {tuple(shape.shape)}"
             )
+        if shape.requires_grad:
+            return self._rest_from_anny(shape)
+        # Anny rebuilds the rest body from the phenotypes on every call, which costs more than posing
+        # it: a fixed shape (body fits, synth, every pose-only forward) reuses the last one.
+        key = (str(self.skinning_weights.device), self.skinning_weights.dtype, tuple(shape.tolist()))
+        if self._rest_memo is None or self._rest_memo[0] != key:
+            rest = self._rest_from_anny(shape)
+            self._rest_memo = (key, RestBody(rest.vertices.detach(), rest.joints.detach()))
+        return self._rest_memo[1]
+
+    def _rest_from_anny(self, shape: torch.Tensor) -> RestBody:
         output = self.anny(pose_parameters=None, phenotype_kwargs=shape[None])
         return RestBody(
             vertices=points_from_anny(output["rest_vertices"][0]),

@@ -21,10 +21,8 @@ by dynamic programming.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -412,22 +410,6 @@ def batch_losses(
     return terms
 
 
-@contextlib.contextmanager
-def fixed_rest(body: BodyModel, shape: torch.Tensor) -> Iterator[None]:
-    """While the shape is fixed, let `body.rest` return one precomputed rest body.
-
-    Anny rebuilds its rest body from the phenotypes on every forward pass, which costs more than
-    the posing itself; the instance attribute shadows the method only inside this block.
-    """
-    rest = body.rest(shape.detach())
-    rest = type(rest)(rest.vertices.detach(), rest.joints.detach())
-    body.rest = lambda shape=None: rest
-    try:
-        yield
-    finally:
-        del body.rest
-
-
 def optimise(
     problem: _Problem, state: _State, targets: _Targets, steps: int, free: tuple[str, ...],
     previous: torch.Tensor | None, smooth: bool, bar: tqdm,
@@ -473,9 +455,8 @@ def fit_frames(
     state = initial_state(problem, data["keypoints"][frames], data["weight"][frames], shape)
     options = problem.options
     pose_free = ("rotation6d", "trans", "delta")
-    with fixed_rest(problem.body, shape):
-        optimise(problem, state, targets, options.global_iterations, ("rotation6d", "trans"), previous, smooth, bar)
-        loss = optimise(problem, state, targets, steps, pose_free, previous, smooth, bar)
+    optimise(problem, state, targets, options.global_iterations, ("rotation6d", "trans"), previous, smooth, bar)
+    loss = optimise(problem, state, targets, steps, pose_free, previous, smooth, bar)
     if fit_shape:
         loss = optimise(problem, state, targets, options.shape_iterations, pose_free + ("shape",), previous, smooth, bar)
     return state, loss

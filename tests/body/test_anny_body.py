@@ -139,6 +139,24 @@ def test_float32_default_gradients_and_bad_input():
         body.rest(torch.zeros(10))
 
 
+def test_a_fixed_shape_reuses_its_rest_body_and_a_free_one_keeps_its_gradient(body):
+    shape = body.default_shape()
+    first, again = body.rest(shape), body.rest(shape.clone())
+    assert again.vertices is first.vertices  # memoised: Anny is not run a second time
+    other = body.rest(shape + 0.1)
+    assert not torch.allclose(other.vertices, first.vertices)
+    assert torch.equal(body.rest(shape).vertices, body._rest_from_anny(shape).vertices)
+    free = shape.clone().requires_grad_()
+    rest = body.rest(free)
+    rest.vertices[:, 1].sum().backward()
+    assert free.grad.abs().sum() > 0
+    # Posing with a fixed shape twice backpropagates twice: the memoised rest body holds no graph.
+    pose = torch.zeros(1, 38, 3, dtype=DOUBLE, requires_grad=True)
+    for _ in range(2):
+        body(pose, shape).vertices.sum().backward()
+    assert torch.isfinite(pose.grad).all()
+
+
 def test_factory_errors():
     with pytest.raises(RecmvError, match="body model must be one of"):
         build_body_model({"model": "star"})
