@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+import trimesh
 from tqdm import tqdm
 
 from recmv.geometry.mesh_io import write_mesh
@@ -32,8 +33,6 @@ TEMPLATE_RADIUS_MARGIN = 2.0
 """Template discs reach this factor beyond the loop's largest radius (the fitted surface may be looser)."""
 TEMPLATE_SLACK = 0.05
 """Metres short of a template loop's plane where faces turned along its normal still count as its cap."""
-CURVE_RADIUS_MARGIN = 1.5
-"""Learned curves lie on the fitted surface: their discs need a smaller margin."""
 CURVE_SLACK_CELLS = 2.0
 """Marching-cubes cells short of a learned curve's plane where faces turned along it count as its cap."""
 CAP_NORMAL_COS = 0.9
@@ -99,14 +98,79 @@ def open_at_template_caps(
     )
 
 
+def outline_radius(curve: torch.Tensor, centre: torch.Tensor, basis: torch.Tensor, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The radius of a star-shaped closed curve [K, 3] about centre [3], in the plane spanned by the
+    rows of basis [2, 3], at the polar angle of each point [N, 3], and the points' own radius -> ([N], [N]).
+
+    The curve's radius is interpolated linearly in angle between its points (periodically)."""
+    def polar(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        planar = (x - centre) @ basis.T
+        return torch.atan2(planar[:, 1], planar[:, 0]), planar.norm(dim=-1)
+
+    curve_angle, curve_radius = polar(curve)
+    order = torch.argsort(curve_angle)
+    curve_angle, curve_radius = curve_angle[order], curve_radius[order]
+    two_pi = 2 * torch.pi
+    angles = torch.cat([curve_angle[-1:] - two_pi, curve_angle, curve_angle[:1] + two_pi])
+    radii = torch.cat([curve_radius[-1:], curve_radius, curve_radius[:1]])
+    angle, radius = polar(points)
+    right = torch.searchsorted(angles.contiguous(), angle.contiguous()).clamp(1, angles.numel() - 1)
+    left = right - 1
+    share = ((angle - angles[left]) / (angles[right] - angles[left]).clamp_min(1e-12)).clamp(0, 1)
+    return torch.lerp(radii[left], radii[right], share), radius
+
+
+def faces_over_curves(
+    centres: torch.Tensor, normals: torch.Tensor, curves: list[torch.Tensor], middle: torch.Tensor, pad: float, slack: float
+) -> torch.Tensor:
+    """[F] bool: faces (centres, unit normals [F, 3]) over one of the closed learned curves [K, 3].
+
+    A face is over a curve when its centre projects inside the curve's own outline widened by `pad`
+    metres and lies past the curve's plane, or lies within `slack` of the plane, `pad` inside the
+    outline, turned along the plane's normal (at the outline itself stray marching-cubes slivers turned
+    that way belong to the garment's wall, and dropping them would punch one-face holes). Following the outline rather than a disc keeps the shoulders next
+    to a tilted neckline, which a disc of the largest radius would cut holes into."""
+    over = torch.zeros(centres.shape[0], dtype=torch.bool, device=centres.device)
+    for curve in curves:
+        curve = curve.to(centres)
+        centre = curve.mean(0)
+        frame = torch.linalg.svd(curve - centre, full_matrices=False).Vh
+        normal = frame[2] if torch.dot(frame[2], centre - middle.to(centres)) >= 0 else -frame[2]
+        limit, radial = outline_radius(curve, centre, frame[:2], centres)
+        height = (centres - centre) @ normal
+        over |= (height > 0) & (radial < limit + pad)
+        over |= ((normals @ normal).abs() > CAP_NORMAL_COS) & (height > -slack) & (radial < limit - pad)
+    return over
+
+
 def open_at_curves(
     vertices: torch.Tensor, faces: torch.Tensor, curves: list[torch.Tensor], cell_size: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """open_at_rings at learned curves [K, 3] of a mesh marching-cubed at cell_size metres: the plane
-    stays at the curve (the garment keeps its length), the slack is a couple of cells."""
-    return open_at_rings(
-        vertices, faces, curves, vertices.mean(0), 0.0, CURVE_SLACK_CELLS * cell_size, CURVE_RADIUS_MARGIN
+    """Drop the faces of a closed canonical mesh marching-cubed at cell_size metres that lie over its
+    learned curves (`faces_over_curves`, a cell of pad and `CURVE_SLACK_CELLS` of slack); the plane
+    stays at the curve, so the garment keeps its length. -> (vertices [V', 3], faces [F', 3])."""
+    corners = vertices[faces]
+    normals = torch.nn.functional.normalize(
+        torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=-1
     )
+    over = faces_over_curves(corners.mean(dim=1), normals, curves, vertices.mean(0), cell_size, CURVE_SLACK_CELLS * cell_size)
+    over &= ~lone_faces(faces, over)
+    used, remapped = torch.unique(faces[~over], return_inverse=True)
+    return vertices[used], remapped.reshape(-1, 3)
+
+
+def lone_faces(faces: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
+    """[F] bool: dropped faces [F] whose three edge neighbours in faces [F, 3] are all kept.
+
+    Along a jagged cut a single face can poke past the plane while its neighbours do not; dropping it
+    alone would leave a one-face hole, a boundary loop of its own."""
+    pairs = torch.from_numpy(trimesh.graph.face_adjacency(faces.cpu().numpy())).to(faces.device)
+    count = faces.shape[0]
+    neighbours = torch.bincount(pairs.flatten(), minlength=count)
+    dropped_neighbours = torch.bincount(pairs[dropped[pairs[:, 1]], 0], minlength=count) + torch.bincount(
+        pairs[dropped[pairs[:, 0]], 1], minlength=count
+    )
+    return dropped & (neighbours == 3) & (dropped_neighbours == 0)
 
 
 def learned_boundaries(trainer: Trainer, garment: int) -> list[torch.Tensor] | None:

@@ -66,3 +66,29 @@ def test_a_skirt_fitted_longer_than_its_template_keeps_its_length_when_opened_at
     assert reach > 0.035  # the stretched hem, 4 cm past the template's
     _, cut = open_at_template_caps(longer, faces, template, offset=0.01)
     assert cut.shape[0] < 0.9 * opened_faces.shape[0]
+
+
+def test_outline_radius_follows_an_ellipse_and_lone_dropped_faces_come_back():
+    import math
+
+    import torch
+    import trimesh
+
+    from recmv.training.outputs import lone_faces, outline_radius
+
+    angles = torch.linspace(0, 2 * math.pi, 65)[:-1]
+    ellipse = torch.stack([0.2 * angles.cos(), torch.zeros_like(angles), 0.1 * angles.sin()], dim=-1)
+    basis = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    query = torch.tensor([[0.05, 0.3, 0.0], [0.0, -0.2, 0.02], [-0.3, 0.0, 0.0]])
+    limit, radial = outline_radius(ellipse, torch.zeros(3), basis, query)
+    assert torch.allclose(limit, torch.tensor([0.2, 0.1, 0.2]), atol=2e-3)
+    assert torch.allclose(radial, torch.tensor([0.05, 0.02, 0.3]))
+
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    faces = torch.from_numpy(sphere.faces.copy())
+    pairs = sphere.face_adjacency.copy()
+    dropped = torch.zeros(len(faces), dtype=torch.bool)
+    dropped[0] = True  # alone: comes back
+    dropped[pairs[100]] = True  # two neighbours: a real opening, stays dropped
+    lone = lone_faces(faces, dropped)
+    assert lone[0] and int(lone.sum()) == 1
