@@ -14,6 +14,7 @@ Usage: python benchmarks/fit_subjects.py [--sizes 256,512] [--pairs short_sleeve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -67,10 +68,14 @@ def quality(run: Path, subject: Path) -> dict[str, dict[str, float]]:
 
 
 def seconds_per_iteration(subject: Path, preset: str, iterations: int) -> float:
-    """Mean wall time of `iterations` training iterations after one warm-up (no SDF initial fit)."""
+    """Mean wall time of `iterations` training iterations after one warm-up, from a short SDF initial
+    fit (the marching cubes need a zero level set; the length of that fit does not change the cost of
+    an iteration)."""
     config = preset_config(preset)
+    config = config.replace(sdf_init=dataclasses.replace(config.sdf_init, iterations=min(100, config.sdf_init.iterations)))
     trainer = Trainer(config, load_fit_data(subject, config.working_size), Path("/tmp") / f"recmv_bench_{preset}")
     trainer.run_dir.mkdir(parents=True, exist_ok=True)
+    trainer.initialise_sdfs(progress=False)
     stage = config.stage_at(0)
     trainer.refresh_meshes(stage)
     batches = trainer.epoch_batches(0, stage)
