@@ -2,15 +2,17 @@
 garment's boundaries (`recmv extract` registers the template onto them instead).
 
 The canonical SDFs are closed surfaces (REC-MV fits them to hole-closed templates), so their
-marching-cubes meshes carry caps over the neck, cuffs, waist and hems. Each boundary ring defines a
-disc (its centroid, its best-fit plane with the normal N pointing away from the garment, and its largest
-radius r). A face is dropped when its centre lies past that plane within `margin` r of the axis, or when
-it lies within r of the axis, at most `slack` short of the plane, and faces along N.
+marching-cubes meshes carry caps over the neck, cuffs, waist and hems. Each boundary ring has a plane
+(best fit through its centroid, normal N pointing away from the garment).
 
-The rings are the learned canonical curves when the model has one for every boundary of the garment
-(the curves sit where the fitted garment ends, so the plane rule keeps a skirt fitted longer than its
-template whole), else the template's loops: then the slack is wide, so a garment fitted shorter than
-its template (a skirt whose hem ends above the template's) still loses its cap.
+- When the model has a learned curve for every boundary of the garment (`open_at_curves`), a face is
+  dropped when it lies past the curve's plane inside the curve's own outline (plus a cell), or within
+  two cells short of the plane, inside it, turned along N. The curves sit where the fitted garment
+  ends, so a skirt fitted longer than its template keeps its length.
+- Otherwise the template's loops are used as discs (`open_at_template_caps`): a face is dropped when it
+  lies past the plane within `margin` times the loop's largest radius r of the axis, or within r of the
+  axis, up to a wide `slack` short of the plane, turned along N, so a garment fitted shorter than its
+  template (a skirt whose hem ends above the template's) still loses its cap.
 """
 
 from __future__ import annotations
