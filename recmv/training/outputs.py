@@ -41,6 +41,16 @@ CAP_NORMAL_COS = 0.9
 """A face turned within ~25 degrees of a loop's normal (or its opposite) faces along it."""
 
 
+def ring_plane(ring: torch.Tensor, middle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best-fit plane of a closed ring [K, 3]: its centroid [3] and an orthonormal frame [3, 3]
+    whose first two rows span the plane and whose last row is the normal, turned away from middle [3]."""
+    centre = ring.mean(0)
+    frame = torch.linalg.svd(ring - centre, full_matrices=False).Vh
+    if torch.dot(frame[2], centre - middle) < 0:
+        frame = torch.stack([frame[0], -frame[1], -frame[2]])  # keep the frame right-handed
+    return centre, frame
+
+
 def cap_faces(
     centres: torch.Tensor,
     rings: list[torch.Tensor],
@@ -59,10 +69,8 @@ def cap_faces(
     over = torch.zeros(centres.shape[0], dtype=torch.bool, device=centres.device)
     for ring in rings:
         ring = ring.to(centres)
-        centre = ring.mean(0)
-        normal = torch.linalg.svd(ring - centre, full_matrices=False).Vh[-1]
-        if torch.dot(normal, centre - middle.to(centres)) < 0:
-            normal = -normal
+        centre, frame = ring_plane(ring, middle.to(centres))
+        normal = frame[2]
         radius = (ring - centre).norm(dim=-1).max()
         height = (centres - centre) @ normal
         radial = (centres - centre - height[:, None] * normal).norm(dim=-1)
@@ -81,12 +89,22 @@ def open_at_rings(
 
     vertices: [V, 3]; faces: [F, 3] -> the kept mesh, unreferenced vertices removed.
     """
+    centres, normals = _face_centres_and_normals(vertices, faces)
+    return _without_faces(vertices, faces, cap_faces(centres, rings, middle, offset, slack, margin, normals))
+
+
+def _face_centres_and_normals(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centres [F, 3] and unit normals [F, 3] of the faces [F, 3] over vertices [V, 3]."""
     corners = vertices[faces]
     normals = torch.nn.functional.normalize(
         torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=-1
     )
-    kept = faces[~cap_faces(corners.mean(dim=1), rings, middle, offset, slack, margin, normals)]
-    used, remapped = torch.unique(kept, return_inverse=True)
+    return corners.mean(dim=1), normals
+
+
+def _without_faces(vertices: torch.Tensor, faces: torch.Tensor, dropped: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mesh without the dropped faces [F] and the vertices only they used."""
+    used, remapped = torch.unique(faces[~dropped], return_inverse=True)
     return vertices[used], remapped.reshape(-1, 3)
 
 
@@ -135,9 +153,8 @@ def faces_over_curves(
     over = torch.zeros(centres.shape[0], dtype=torch.bool, device=centres.device)
     for curve in curves:
         curve = curve.to(centres)
-        centre = curve.mean(0)
-        frame = torch.linalg.svd(curve - centre, full_matrices=False).Vh
-        normal = frame[2] if torch.dot(frame[2], centre - middle.to(centres)) >= 0 else -frame[2]
+        centre, frame = ring_plane(curve, middle.to(centres))
+        normal = frame[2]
         limit, radial = outline_radius(curve, centre, frame[:2], centres)
         height = (centres - centre) @ normal
         over |= (height > 0) & (radial < limit + pad)
@@ -151,14 +168,9 @@ def open_at_curves(
     """Drop the faces of a closed canonical mesh marching-cubed at cell_size metres that lie over its
     learned curves (`faces_over_curves`, a cell of pad and `CURVE_SLACK_CELLS` of slack); the plane
     stays at the curve, so the garment keeps its length. -> (vertices [V', 3], faces [F', 3])."""
-    corners = vertices[faces]
-    normals = torch.nn.functional.normalize(
-        torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), dim=-1
-    )
-    over = faces_over_curves(corners.mean(dim=1), normals, curves, vertices.mean(0), cell_size, CURVE_SLACK_CELLS * cell_size)
-    over &= ~lone_faces(faces, over)
-    used, remapped = torch.unique(faces[~over], return_inverse=True)
-    return vertices[used], remapped.reshape(-1, 3)
+    centres, normals = _face_centres_and_normals(vertices, faces)
+    over = faces_over_curves(centres, normals, curves, vertices.mean(0), cell_size, CURVE_SLACK_CELLS * cell_size)
+    return _without_faces(vertices, faces, over & ~lone_faces(faces, over))
 
 
 def lone_faces(faces: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:

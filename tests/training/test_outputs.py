@@ -23,9 +23,9 @@ def test_opening_a_closed_template_restores_its_holes():
         assert opened_vertices.shape[0] <= vertices.shape[0]
 
 
-def test_a_skirt_fitted_shorter_than_its_template_loses_its_hem_cap():
-    """Squeezed towards its waist by 4 cm at the hem, the closed skirt's hem cap lies above the
-    template's hem plane: it is still dropped, and only it."""
+def closed_skirt():
+    """A coarse skirt template, its hole-closed mesh, its hem centre, and the unit waist-to-hem axis
+    with the skirt's length along it."""
     body = build_body_model({"model": "anny", "topology": "notoes_collapse5pc"})
     params = GarmentParams.defaults("skirt")
     params.resolution = 0.03
@@ -33,8 +33,14 @@ def test_a_skirt_fitted_shorter_than_its_template_loses_its_hem_cap():
     vertices, faces = closed_template(template)
     waist = template.vertices[template.boundaries["upper_bottom"]].mean(0)
     hem = template.vertices[template.boundaries["bottom_curve"]].mean(0)
-    axis = (hem - waist) / (hem - waist).norm()
     length = float((hem - waist).norm())
+    return template, vertices, faces, waist, hem, (hem - waist) / length, length
+
+
+def test_a_skirt_fitted_shorter_than_its_template_loses_its_hem_cap():
+    """Squeezed towards its waist by 4 cm at the hem, the closed skirt's hem cap lies above the
+    template's hem plane: it is still dropped, and only it."""
+    template, vertices, faces, waist, hem, axis, length = closed_skirt()
     along = (vertices - waist) @ axis
     shorter = vertices - ((0.04 / length) * along)[:, None] * axis
     _, opened_faces = open_at_template_caps(shorter, faces, template, offset=0.01)
@@ -48,16 +54,9 @@ def test_a_skirt_fitted_shorter_than_its_template_loses_its_hem_cap():
 def test_a_skirt_fitted_longer_than_its_template_keeps_its_length_when_opened_at_its_curves():
     """Stretched 4 cm past the template's hem: the template's hem plane would cut the extra length off,
     the learned curves (here the stretched loops) open the caps and keep it."""
-    body = build_body_model({"model": "anny", "topology": "notoes_collapse5pc"})
-    params = GarmentParams.defaults("skirt")
-    params.resolution = 0.03
-    template = build_garment("skirt", BodyGeometry.from_body_model(body), params)
-    vertices, faces = closed_template(template)
-    waist = template.vertices[template.boundaries["upper_bottom"]].mean(0)
-    hem = template.vertices[template.boundaries["bottom_curve"]].mean(0)
-    axis = (hem - waist) / (hem - waist).norm()
+    template, vertices, faces, waist, hem, axis, length = closed_skirt()
     along = (vertices - waist) @ axis
-    longer = vertices + ((0.04 / float((hem - waist).norm())) * along.clamp(min=0))[:, None] * axis
+    longer = vertices + ((0.04 / length) * along.clamp(min=0))[:, None] * axis
     count = template.vertices.shape[0]  # closed_template appends its cap vertices after the template's
     curves = [longer[:count][loop] for loop in template.boundaries.values()]
     opened_vertices, opened_faces = open_at_curves(longer, faces, curves, cell_size=0.01)
