@@ -186,7 +186,8 @@ def evaluate(prediction: str | Path, subject: str | Path, options: EvaluationOpt
     for frame in frames:
         name = f"{frame:06d}"
         gt_curves_path = gt_dir / "curves" / f"{name}.json"
-        gt_curves = _read_json(gt_curves_path) if owners and gt_curves_path.exists() else {}
+        # Read once for the curve errors (where it must exist) and the shared boundaries (where it may).
+        gt_curves = _read_json(gt_curves_path) if has_curves or (owners and gt_curves_path.exists()) else {}
         body_path = gt_dir / "body" / f"{name}.obj"
         body = read_mesh(body_path) if body_path.exists() else None
         pred_meshes = {g: read_mesh(_pred_mesh_path(prediction / g, name)) for g in pred_garments}
@@ -210,7 +211,7 @@ def evaluate(prediction: str | Path, subject: str | Path, options: EvaluationOpt
             for garment in pred_garments:
                 garment_frames[garment][-1].mask_iou = ious[garment]
         if has_curves:
-            curve_frames[frame] = _curve_errors(prediction / "curves" / f"{name}.json", gt_dir / "curves" / f"{name}.json")
+            curve_frames[frame] = _curve_errors(prediction / "curves" / f"{name}.json", gt_curves, gt_curves_path)
 
     garments = {
         g: GarmentResult(g, garment_frames[g], _acceleration(frames, trajectories[g], g)) for g in pred_garments
@@ -296,11 +297,11 @@ def _mask_ious(
     return ious
 
 
-def _curve_errors(pred_path: Path, gt_path: Path) -> dict[str, float | None]:
+def _curve_errors(pred_path: Path, gt: dict, gt_path: Path) -> dict[str, float | None]:
+    """Per GT curve (gt, read from gt_path), the loop distance to the predicted curve in pred_path."""
     if not pred_path.exists():
         raise InputFileError(pred_path, "missing: PRED/curves/ must hold a file for every evaluated frame")
     pred = _read_json(pred_path)
-    gt = _read_json(gt_path)
     return {
         name: metrics.loop_distance(_points(pred[name], pred_path), _points(loop, gt_path)) * CM if name in pred else None
         for name, loop in gt.items()
