@@ -129,5 +129,11 @@ def skin_points(
         [B, N, 3] posed points.
     """
     weights = weights.expand(transforms.shape[0], -1, -1)
-    blended = torch.einsum("bnj,bjrc->bnrc", weights, transforms[:, :, :3, :])  # [B, N, 3, 4]
+    rows = transforms[:, :, :3, :]
+    if weights.shape[1] == 1:
+        # One point per transform set (each point in its own frame): as a batched product this is B
+        # tiny [1, J] x [J, 12] matrix products, which CPU bmm runs one by one.
+        blended = (weights[:, 0, :, None, None] * rows).sum(1)[:, None]  # [B, 1, 3, 4]
+    else:
+        blended = torch.einsum("bnj,bjrc->bnrc", weights, rows)  # [B, N, 3, 4]
     return (blended[..., :3] @ points[..., None])[..., 0] + blended[..., 3]

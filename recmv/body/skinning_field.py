@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from scipy.spatial import cKDTree
 
 from recmv.errors import InputFileError, RecmvError
 from recmv.fileio import write_npy
-from recmv.geometry.grid_sample import sample_grid_3d
+from recmv.geometry.grid_sample import sample_grid_3d_channels_last
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class SkinningGrid:
     weights: torch.Tensor
     center: torch.Tensor
     extent: float
+    _channels_last: tuple = field(default=(), init=False, repr=False, compare=False)
+    """(source weights, their version, dtype, [D, D, D, J] copy) of the last query."""
 
     @property
     def num_joints(self) -> int:
@@ -70,8 +72,15 @@ class SkinningGrid:
 
     def query(self, points: torch.Tensor) -> torch.Tensor:
         """Skinning weights [N, J] at canonical points [N, 3]; differentiable twice w.r.t. points."""
-        weights = self.weights.to(device=points.device, dtype=points.dtype)
-        return sample_grid_3d(weights, self.normalize(points))
+        return sample_grid_3d_channels_last(self.weights_channels_last(points), self.normalize(points))
+
+    def weights_channels_last(self, like: torch.Tensor) -> torch.Tensor:
+        """The weights as [D, D, D, J] on `like`'s device and dtype, kept until `weights` changes."""
+        source, version, dtype, grid = self._channels_last or (None, -1, None, None)
+        if source is not self.weights or version != self.weights._version or dtype != like.dtype or grid.device != like.device:
+            grid = self.weights.to(device=like.device, dtype=like.dtype).permute(1, 2, 3, 0).contiguous()
+            self._channels_last = (self.weights, self.weights._version, like.dtype, grid)
+        return grid
 
     def save(self, path: str | os.PathLike) -> None:
         """Write REC-MV's `diffused_skinning_weights.npy`: a plain float32 [J, D, D, D] array.

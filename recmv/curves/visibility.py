@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from recmv.render.camera import PinholeCamera
-from recmv.render.raycast import cast_rays
+from recmv.render.raycast import TriangleTree, cast_rays
 
 
 def visible_points(
@@ -20,6 +20,7 @@ def visible_points(
     occluders: list[tuple[torch.Tensor, torch.Tensor]],
     camera: PinholeCamera,
     tolerance: float | torch.Tensor,
+    tree: TriangleTree | None = None,
 ) -> torch.Tensor:
     """[N] bool: in front of the camera, inside the image, and no surface more than `tolerance`
     metres before the point on its ray from the camera centre.
@@ -28,6 +29,7 @@ def visible_points(
         points: [N, 3] world points.
         occluders: list of (vertices [V, 3] world, faces [F, 3]) meshes.
         tolerance: metres, scalar or [N].
+        tree: a ray-casting tree to refit and keep (see `recmv.render.raycast.cast_rays`).
     """
     with torch.no_grad():
         points = points.detach().float()
@@ -37,7 +39,7 @@ def visible_points(
         origin = camera.center.detach().float().to(points.device).expand_as(points)
         ray = points - origin
         distance = ray.norm(dim=-1).clamp(min=1e-9)
-        hits = cast_rays(vertices, faces.to(points.device), origin.contiguous(), (ray / distance[:, None]).contiguous())
+        hits = cast_rays(vertices, faces.to(points.device), origin.contiguous(), (ray / distance[:, None]).contiguous(), tree)
         blocked = hits.hit & (hits.t < distance - torch.as_tensor(tolerance, device=points.device))
         pixels, depth = camera.project(points)
         pixels = pixels.detach()

@@ -143,11 +143,13 @@ class GarmentSDF(nn.Module):
         points: torch.Tensor,
         create_graph: bool = False,
         band_weights: torch.Tensor | None = None,
+        retain_graph: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """SDF values and spatial gradients. points: [N, 3] -> (sdf [N], gradient [N, 3]).
 
         Works inside `torch.no_grad()` (grad is enabled locally); then both results are detached.
-        With create_graph=True the gradient is differentiable (eikonal and normal losses).
+        With create_graph=True the gradient is differentiable (eikonal and normal losses); with
+        retain_graph=True the values keep their graph to the parameters, for a later backward.
         """
         outer_grad = torch.is_grad_enabled()
         with torch.enable_grad():
@@ -155,7 +157,8 @@ class GarmentSDF(nn.Module):
                 points = points.detach().requires_grad_(True)
             sdf = self.forward(points, band_weights).sdf
             (gradient,) = torch.autograd.grad(
-                sdf, points, torch.ones_like(sdf), create_graph=create_graph and outer_grad
+                sdf, points, torch.ones_like(sdf), create_graph=create_graph and outer_grad,
+                retain_graph=(retain_graph or create_graph) and outer_grad,
             )
         if not outer_grad:
             return sdf.detach(), gradient.detach()

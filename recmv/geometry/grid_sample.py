@@ -15,6 +15,9 @@ ordinary autograd ops on any device and PyTorch version, it returns [N, C] direc
 wants [B, C, 1, 1, N] and a permute), and it is not slower where it matters: for a 38 x 128^3 grid
 and 100k points on 2 CPU cores, forward 0.6 s vs 0.4 s, but forward + Jacobian (create_graph) +
 backward 0.7 s vs 1.5 s. The test suite checks it against F.grid_sample value for value.
+
+A grid sampled at many points per step (the skinning weights) is best kept channels-last,
+[D, H, W, C]: `sample_grid_3d_channels_last` then reads each corner as one contiguous row.
 """
 
 from __future__ import annotations
@@ -41,36 +44,69 @@ def sample_grid_3d(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     )
 
 
+def sample_grid_3d_channels_last(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """`sample_grid_3d` of a channels-last grid [D, H, W, C] at coords [N, 3] -> [N, C].
+
+    The same values and derivatives; each corner is one contiguous row of C values, which a CPU
+    gathers several times faster than C values strided a whole grid apart (a 38-joint skinning grid
+    at 100k points: ~6 ms against 13-35 ms per corner).
+    """
+    if grid.ndim != 4 or coords.ndim != 2:
+        raise RecmvError(
+            "sample_grid_3d_channels_last expects grid [D, H, W, C] with coords [N, 3]; got grid "
+            f"{tuple(grid.shape)} and coords {tuple(coords.shape)}"
+        )
+    depth, height, width, channels = grid.shape
+    flat = grid.reshape(depth * height * width, channels)
+
+    def corner(index: torch.Tensor) -> torch.Tensor:
+        """[1, N, C] values at flat corner indices [1, N]."""
+        return flat.index_select(0, index[0])[None]
+
+    return _trilinear(corner, coords[None], (depth, height, width), channel_dim=2)[0]
+
+
 def _sample_batched(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     """grid: [B, C, D, H, W], coords: [B, N, 3] -> [B, N, C]"""
+    batch, channels, depth, height, width = grid.shape
+    flat = grid.reshape(batch, channels, depth * height * width)
+
+    def corner(index: torch.Tensor) -> torch.Tensor:
+        """[B, C, N] values at flat corner indices [B, N]."""
+        # An expanded index is a view: no [B, C, N] int64 tensor is materialised.
+        return flat.gather(2, index[:, None, :].expand(batch, channels, index.shape[1]))
+
+    return _trilinear(corner, coords, (depth, height, width), channel_dim=1).transpose(1, 2)
+
+
+def _trilinear(corner, coords: torch.Tensor, sizes: tuple[int, int, int], channel_dim: int) -> torch.Tensor:
+    """Trilinear mix of the 8 corner values that `corner` reads at flat indices [B, N].
+
+    coords: [B, N, 3] normalised (x, y, z); sizes: (D, H, W); the corner values carry their channels
+    at `channel_dim` (1: [B, C, N], 2: [B, N, C]) and so does the result.
+    """
     if coords.shape[-1] != 3:
         raise RecmvError(
             f"sample_grid_3d coords must end in 3 (x, y, z), got {tuple(coords.shape)}"
         )
-    batch, channels, depth, height, width = grid.shape
+    depth, height, width = sizes
     # Per axis (x, y, z): lower corner index, upper corner index, weight of the upper corner.
     x0, x1, tx = _axis_corners(coords[..., 0], width)
     y0, y1, ty = _axis_corners(coords[..., 1], height)
     z0, z1, tz = _axis_corners(coords[..., 2], depth)
 
-    flat = grid.reshape(batch, channels, depth * height * width)
-    points = coords.shape[1]
+    def at(z: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return corner((z * height + y) * width + x)
 
-    def corner(z: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, N] grid values at integer corners z, y, x: [B, N]"""
-        index = (z * height + y) * width + x
-        # An expanded index is a view: no [B, C, N] int64 tensor is materialised.
-        return flat.gather(2, index[:, None, :].expand(batch, channels, points))
-
-    tx, ty, tz = tx[:, None, :], ty[:, None, :], tz[:, None, :]
+    tx, ty, tz = (t.unsqueeze(channel_dim) for t in (tx, ty, tz))
     # Interpolate along x, then y, then z: 7 lerps instead of 8 products of 3 weights.
-    c00 = torch.lerp(corner(z0, y0, x0), corner(z0, y0, x1), tx)
-    c01 = torch.lerp(corner(z0, y1, x0), corner(z0, y1, x1), tx)
-    c10 = torch.lerp(corner(z1, y0, x0), corner(z1, y0, x1), tx)
-    c11 = torch.lerp(corner(z1, y1, x0), corner(z1, y1, x1), tx)
+    c00 = torch.lerp(at(z0, y0, x0), at(z0, y0, x1), tx)
+    c01 = torch.lerp(at(z0, y1, x0), at(z0, y1, x1), tx)
+    c10 = torch.lerp(at(z1, y0, x0), at(z1, y0, x1), tx)
+    c11 = torch.lerp(at(z1, y1, x0), at(z1, y1, x1), tx)
     c0 = torch.lerp(c00, c01, ty)
     c1 = torch.lerp(c10, c11, ty)
-    return torch.lerp(c0, c1, tz).transpose(1, 2)
+    return torch.lerp(c0, c1, tz)
 
 
 def _axis_corners(u: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

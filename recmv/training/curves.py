@@ -217,10 +217,14 @@ def _projection(trainer: Trainer, context: _IterationContext, curves: torch.Tens
     count, points = curves.shape[:2]
     visible = []
     for row, slot in enumerate(slots.tolist()):
-        occluders = [(context.body.vertices[slot], data.body.faces)]
+        # Garments, then the body: the scene of the iteration's renders, so their tree is refitted, not rebuilt.
+        occluders = []
         if context.warped:
-            occluders += [(w.posed[slot], f) for w, f in zip(context.warped, trainer.meshes.faces, strict=True)]
-        visible.append(visible_points(posed[row].reshape(-1, 3), occluders, data.camera, config.visibility_tolerance))
+            occluders += [(w.posed[slot].detach(), f) for w, f in zip(context.warped, trainer.meshes.faces, strict=True)]
+        occluders.append((context.body.vertices[slot].detach(), data.body.faces))
+        visible.append(
+            visible_points(posed[row].reshape(-1, 3), occluders, data.camera, config.visibility_tolerance, trainer.ray_tree)
+        )
     pixels, _ = context.camera.project(posed)
     chosen = frames[slots]
     return curve_projection_loss(

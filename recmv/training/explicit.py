@@ -64,9 +64,10 @@ def level_set_vertices(sdf: GarmentSDF, vertices: torch.Tensor) -> torch.Tensor:
     the result moves the SDF directly. Between marching-cubes refreshes it also keeps a stale mesh on
     the moving surface to first order.
     """
-    with torch.no_grad():
-        _, gradient = sdf.sdf_and_gradient(vertices.detach())
-    value = sdf(vertices.detach()).sdf
+    # One forward serves both: the gradient in the points is taken off the graph that later carries
+    # the loss into the SDF's parameters.
+    value, gradient = sdf.sdf_and_gradient(vertices.detach(), retain_graph=True)
+    gradient = gradient.detach()
     step = gradient / gradient.square().sum(-1, keepdim=True).clamp_min(1e-12)
     return vertices - value[:, None] * step
 

@@ -38,7 +38,7 @@ from recmv.model.garment_model import GarmentModel, Subject
 from recmv.body.base import BodyOutput
 from recmv.deform.warp import WarpResult
 from recmv.render.camera import PinholeCamera
-from recmv.render.raycast import MeshRender, render_meshes
+from recmv.render.raycast import MeshRender, TriangleTree, render_meshes
 from recmv.render.splatting import splat_silhouettes
 from recmv.training.checkpoint import load_checkpoint, save_checkpoint
 from recmv.training.config import FitConfig, LossWeights, Stage
@@ -119,6 +119,8 @@ class Trainer:
         self.epoch = 0
         self.batch_in_epoch = 0
         self.timings: dict[str, float] = {}
+        self.ray_tree = TriangleTree()
+        """Ray-casting tree of the posed scene, refitted from frame to frame."""
         self._to_device()
         self.curve_targets = load_curve_targets(data, self.device)
 
@@ -264,7 +266,7 @@ class Trainer:
         for slot in range(context.frames.shape[0]):
             scene = [(w.posed[slot].detach(), f) for w, f in zip(context.warped, self.meshes.faces, strict=True)]
             scene.append((context.body.vertices[slot].detach(), data.body.faces))
-            context.renders.append(render_meshes(scene, data.camera))
+            context.renders.append(render_meshes(scene, data.camera, self.ray_tree))
         terms: dict[str, torch.Tensor] = {}
         if weights.silhouette > 0:
             radius_px = stage.splat_radius * min(camera.height, camera.width) / 2

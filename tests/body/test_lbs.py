@@ -157,12 +157,13 @@ def random_pose_transforms(batch: int, seed: int = 0):
     return lbs.forward_kinematics(rotations.axis_angle_to_matrix(axis_angle), TOY_JOINTS, TOY_PARENTS)[1]
 
 
-@pytest.mark.parametrize("weight_batch", [1, 2])
-def test_skin_points_matches_naive_loop(weight_batch):
+@pytest.mark.parametrize(("weight_batch", "count"), [(1, 7), (2, 7), (2, 1)])
+def test_skin_points_matches_naive_loop(weight_batch, count):
+    # count 1: one point per frame, as when every ray point carries its own frame's transforms.
     generator = torch.Generator().manual_seed(3)
     transforms = random_pose_transforms(2)
-    points = torch.randn(2, 7, 3, generator=generator, dtype=DOUBLE)
-    weights = torch.rand(weight_batch, 7, 3, generator=generator, dtype=DOUBLE)
+    points = torch.randn(2, count, 3, generator=generator, dtype=DOUBLE)
+    weights = torch.rand(weight_batch, count, 3, generator=generator, dtype=DOUBLE)
     weights = weights / weights.sum(-1, keepdim=True)
     torch.testing.assert_close(lbs.skin_points(points, weights, transforms), naive_skin(points, weights, transforms))
 

@@ -115,6 +115,20 @@ def test_query_has_second_derivatives():
     assert torch.autograd.gradgradcheck(grid.query, (points,))
 
 
+def test_query_follows_replaced_or_edited_weights():
+    # The channels-last copy kept between queries must not outlive the weights it was made from.
+    weights = torch.zeros(2, 3, 3, 3)
+    weights[0] = 1.0
+    grid = SkinningGrid(weights=weights, center=torch.zeros(3), extent=2.0)
+    points = torch.zeros(4, 3)
+    torch.testing.assert_close(grid.query(points), torch.tensor([[1.0, 0.0]]).expand(4, 2))
+    grid.weights = weights.flip(0)
+    torch.testing.assert_close(grid.query(points), torch.tensor([[0.0, 1.0]]).expand(4, 2))
+    grid.weights[0] = 0.5
+    torch.testing.assert_close(grid.query(points), torch.tensor([[0.5, 1.0]]).expand(4, 2))
+    assert grid.query(points.double()).dtype == torch.float64
+
+
 def test_save_load_round_trip(tmp_path, smooth_rod_grid):
     _, _, grid = smooth_rod_grid
     path = tmp_path / "diffused_skinning_weights.npy"

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from recmv.errors import RecmvError
-from recmv.geometry.grid_sample import sample_grid_3d
+from recmv.geometry.grid_sample import sample_grid_3d, sample_grid_3d_channels_last
 
 
 def reference(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
@@ -101,3 +101,20 @@ def test_bad_shapes_raise():
         sample_grid_3d(torch.zeros(1, 2, 2, 2), torch.zeros(1, 5, 3))
     with pytest.raises(RecmvError, match="x, y, z"):
         sample_grid_3d(torch.zeros(1, 2, 2, 2), torch.zeros(5, 2))
+
+
+def test_channels_last_matches_grid_sample_with_its_derivatives():
+    generator = torch.Generator().manual_seed(2)
+    grid = torch.randn(3, 4, 5, 6, generator=generator, dtype=torch.float64)
+    coords = 3.0 * torch.rand(300, 3, generator=generator, dtype=torch.float64) - 1.5
+    last = grid.permute(1, 2, 3, 0).contiguous()
+    torch.testing.assert_close(sample_grid_3d_channels_last(last, coords), reference(grid[None], coords[None])[0])
+    inside = (1.6 * torch.rand(6, 3, generator=generator, dtype=torch.float64) - 0.8).requires_grad_()
+    small = torch.randn(2, 3, 4, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(sample_grid_3d_channels_last, (small, inside))
+    assert torch.autograd.gradgradcheck(sample_grid_3d_channels_last, (small, inside))
+
+
+def test_channels_last_refuses_other_shapes():
+    with pytest.raises(RecmvError, match="channels_last"):
+        sample_grid_3d_channels_last(torch.zeros(1, 2, 2, 2, 2), torch.zeros(5, 3))

@@ -4,7 +4,7 @@ import torch
 import trimesh
 
 from recmv.render.camera import PinholeCamera
-from recmv.render.raycast import cast_rays, render_meshes
+from recmv.render.raycast import TriangleTree, cast_rays, render_meshes
 
 
 def _sphere(radius=0.5, centre=(0.0, 0.0, 3.0)):
@@ -51,3 +51,19 @@ def test_nearer_mesh_occludes_farther_one():
     assert (centre == 1).all()
     assert (render.mesh_id == 0).any()
     assert abs(render.depth[32, 32].item() - 1.8) < 0.01
+
+
+def test_refitted_tree_gives_the_hits_of_a_fresh_one():
+    # One tree across moving vertices (a far move, a deformation) and then other faces.
+    vertices, faces = _sphere()
+    camera = _camera(size=48, focal=40.0)
+    tree = TriangleTree()
+    moved = [vertices, vertices + torch.tensor([0.6, -0.3, 1.0]), vertices * torch.tensor([1.5, 0.7, 1.0])]
+    for points in moved:
+        refitted = render_meshes([(points, faces)], camera, tree)
+        fresh = render_meshes([(points, faces)], camera)
+        assert torch.equal(refitted.face, fresh.face)
+        torch.testing.assert_close(refitted.depth, fresh.depth)
+    other_vertices, other_faces = _sphere(radius=0.3)
+    refitted = render_meshes([(other_vertices, other_faces)], camera, tree)
+    assert torch.equal(refitted.face, render_meshes([(other_vertices, other_faces)], camera).face)
