@@ -133,8 +133,9 @@ class SDFFitConfig:
 
     @classmethod
     def fast(cls) -> SDFFitConfig:
-        """300 steps of 4000 samples with the decay every 100: enough for a 4 x 128 field."""
-        return cls(iterations=300, batch_size=4000, lr_step=100)
+        """200 steps of 4000 samples with the decay every 70: 2 mm mean |f| for a 4 x 128 field, which
+        the fit then refines (300 steps: 1.7 mm)."""
+        return cls(iterations=200, batch_size=4000, lr_step=70)
 
 
 @dataclass

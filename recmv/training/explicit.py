@@ -56,33 +56,53 @@ def canonical_mesh(
     return surface.vertices.detach(), surface.faces.long()
 
 
-def level_set_vertices(sdf: GarmentSDF, vertices: torch.Tensor) -> torch.Tensor:
+def level_set_vertices(sdf: GarmentSDF, vertices: torch.Tensor, gradients: torch.Tensor | None = None) -> torch.Tensor:
     """Vertices [V, 3] moved by one Newton step onto the SDF's current zero level set -> [V, 3].
 
-    v - f(v) g / |g|^2 with g = grad f(v) held fixed: on the surface it is v itself, and its derivative
-    in the SDF's parameters is -g / |g|^2 df/dtheta, the level set's own motion (MeshSDF), so a loss on
-    the result moves the SDF directly. Between marching-cubes refreshes it also keeps a stale mesh on
+    v - f(v) g / |g|^2 with g held fixed: on the surface it is v itself, and its derivative in the
+    SDF's parameters is -g / |g|^2 df/dtheta, the level set's own motion (MeshSDF), so a loss on the
+    result moves the SDF directly. Between marching-cubes refreshes it also keeps a stale mesh on
     the moving surface to first order.
+
+    gradients: [V, 3] the g to step along; by default grad f at the vertices now. The fit passes the
+    gradient of the SDF when the mesh was extracted: the surface normal barely turns between two
+    refreshes, and it saves a backward pass through the SDF at every vertex in every iteration.
     """
-    # One forward serves both: the gradient in the points is taken off the graph that later carries
-    # the loss into the SDF's parameters.
-    value, gradient = sdf.sdf_and_gradient(vertices.detach(), retain_graph=True)
-    gradient = gradient.detach()
-    step = gradient / gradient.square().sum(-1, keepdim=True).clamp_min(1e-12)
+    if gradients is None:
+        # One forward serves both: the gradient in the points is taken off the graph that later
+        # carries the loss into the SDF's parameters.
+        value, gradients = sdf.sdf_and_gradient(vertices.detach(), retain_graph=True)
+        gradients = gradients.detach()
+    else:
+        value = sdf(vertices.detach()).sdf
+    step = gradients / gradients.square().sum(-1, keepdim=True).clamp_min(1e-12)
     return vertices - value[:, None] * step
+
+
+def vertex_gradients(sdf: GarmentSDF, vertices: torch.Tensor) -> torch.Tensor:
+    """grad f at vertices [V, 3] -> [V, 3], detached (the g of `level_set_vertices`)."""
+    with torch.no_grad():
+        return sdf.sdf_and_gradient(vertices.detach())[1]
 
 
 @dataclass
 class ExplicitMeshes:
     """Per garment: vertices [V_g, 3], faces [F_g, 3]; with `optimizer` (SGD or Adam) the vertices are
-    leaf tensors it moves, without one (MeshSDF) they are fixed between refreshes."""
+    leaf tensors it moves, without one (MeshSDF) they are fixed between refreshes and `gradients`
+    [V_g, 3] holds the SDF gradient at them from the refresh (see `level_set_vertices`)."""
 
     vertices: list[torch.Tensor]
     faces: list[torch.Tensor]
     optimizer: torch.optim.Optimizer | None
+    gradients: list[torch.Tensor] | None = None
 
     @classmethod
-    def create(cls, meshes: list[tuple[torch.Tensor, torch.Tensor]], optim: OptimConfig) -> ExplicitMeshes:
+    def create(
+        cls,
+        meshes: list[tuple[torch.Tensor, torch.Tensor]],
+        optim: OptimConfig,
+        gradients: list[torch.Tensor] | None = None,
+    ) -> ExplicitMeshes:
         trainable = optim.vertex_optimizer != "none"
         vertices = [v.detach().clone().requires_grad_(trainable) for v, _ in meshes]
         faces = [f for _, f in meshes]
@@ -94,18 +114,22 @@ class ExplicitMeshes:
             optimizer = torch.optim.Adam(vertices, lr=optim.vertex_lr)
         else:
             raise RecmvError(f"vertex_optimizer: expected 'sgd', 'adam' or 'none', got {optim.vertex_optimizer!r}")
-        return cls(vertices, faces, optimizer)
+        return cls(vertices, faces, optimizer, gradients)
 
     def state(self) -> dict:
         return {
             "vertices": [v.detach().clone() for v in self.vertices],
             "faces": [f.clone() for f in self.faces],
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+            "gradients": [g.clone() for g in self.gradients] if self.gradients is not None else None,
         }
 
     @classmethod
     def from_state(cls, state: dict, optim: OptimConfig) -> ExplicitMeshes:
-        meshes = cls.create(list(zip(state["vertices"], state["faces"], strict=True)), optim)
+        """Meshes from `state()`; a state written before `gradients` existed leaves them None."""
+        meshes = cls.create(
+            list(zip(state["vertices"], state["faces"], strict=True)), optim, state.get("gradients")
+        )
         if (meshes.optimizer is None) != (state["optimizer"] is None):
             raise RecmvError("checkpoint: its explicit meshes were saved with another vertex_optimizer")
         if meshes.optimizer is not None:

@@ -44,7 +44,9 @@ from recmv.training.checkpoint import load_checkpoint, save_checkpoint
 from recmv.training.config import FitConfig, LossWeights, Stage
 from recmv.training.curves import build_curves, curve_terms, load_curve_targets
 from recmv.training.data import FitData
-from recmv.training.explicit import ExplicitMeshes, GarmentBox, canonical_mesh, garment_box, level_set_vertices
+from recmv.training.explicit import (
+    ExplicitMeshes, GarmentBox, canonical_mesh, garment_box, level_set_vertices, vertex_gradients,
+)
 from recmv.training.shading import sample_rays, shading_terms
 
 log = logging.getLogger(__name__)
@@ -205,9 +207,15 @@ class Trainer:
             canonical_mesh(sdf, box, stage.cell_size, name)
             for sdf, box, name in zip(self.model.sdfs, self.boxes, self.data.garments, strict=True)
         ]
-        self.meshes = ExplicitMeshes.create(meshes, self.config.optim)
+        self.meshes = ExplicitMeshes.create(meshes, self.config.optim, self._vertex_gradients([v for v, _ in meshes]))
         self.mesh_stage = stage.name
         self.last_refresh = self.iteration
+
+    def _vertex_gradients(self, vertices: list[torch.Tensor]) -> list[torch.Tensor] | None:
+        """Per garment, the SDF gradient at its explicit vertices (MeshSDF mode only)."""
+        if self.config.optim.vertex_optimizer != "none":
+            return None
+        return [vertex_gradients(sdf, v) for sdf, v in zip(self.model.sdfs, vertices, strict=True)]
 
     # --- one iteration -------------------------------------------------------------------------------
 
@@ -257,7 +265,9 @@ class Trainer:
         garment_count = len(data.garments)
         surfaces = self.meshes.vertices
         if self.meshes.optimizer is None:
-            surfaces = [level_set_vertices(sdf, v) for sdf, v in zip(model.sdfs, surfaces, strict=True)]
+            surfaces = [
+                level_set_vertices(sdf, v, g) for sdf, v, g in zip(model.sdfs, surfaces, self.meshes.gradients, strict=True)
+            ]
         context.canonical = [v.detach() for v in surfaces]
         context.warped = [
             model.warp(g, surfaces[g], context.frames, context.body.transforms, context.band)
@@ -474,6 +484,8 @@ class Trainer:
         if record["meshes"] is not None:
             state = {k: ([t.to(self.device) for t in v] if isinstance(v, list) else v) for k, v in record["meshes"].items()}
             self.meshes = ExplicitMeshes.from_state(state, self.config.optim)
+            if self.meshes.gradients is None:  # a checkpoint from before they were kept
+                self.meshes.gradients = self._vertex_gradients(self.meshes.vertices)
         self.mesh_stage = record["mesh_stage"]
         self.last_refresh = record["last_refresh"]
         self.iteration = record["iteration"]

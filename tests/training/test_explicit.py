@@ -6,7 +6,7 @@ import torch
 
 from recmv.fields.sdf import GarmentSDF, SDFConfig
 from recmv.training.config import OptimConfig
-from recmv.training.explicit import ExplicitMeshes, level_set_vertices
+from recmv.training.explicit import ExplicitMeshes, level_set_vertices, vertex_gradients
 
 
 def _bumpy_sdf() -> GarmentSDF:
@@ -76,10 +76,26 @@ def test_parameter_derivative_is_the_motion_of_the_level_set():
     torch.testing.assert_close(analytic, numeric, rtol=1e-4, atol=1e-7)
 
 
+def test_step_along_given_gradients():
+    """The gradient at the vertices now gives the default step; an older one still lands within reach."""
+    sdf = _bumpy_sdf()
+    surface = _on_surface(sdf, 0.3 * _directions(64))
+    off = surface + 0.01 * _directions(64).flip(0)
+    torch.testing.assert_close(level_set_vertices(sdf, off, vertex_gradients(sdf, off)), level_set_vertices(sdf, off))
+    # The gradient of the surface points stands in for the one at the moved points (a stale normal).
+    stale = level_set_vertices(sdf, off, vertex_gradients(sdf, surface))
+    assert float(sdf(stale).sdf.detach().abs().max()) < 0.3 * float(sdf(off).sdf.detach().abs().max())
+    torch.testing.assert_close(level_set_vertices(sdf, surface, vertex_gradients(sdf, surface)), surface, rtol=0, atol=1e-9)
+
+
 def test_meshes_without_a_vertex_optimizer_are_fixed_and_round_trip():
     vertices = torch.rand(5, 3)
     faces = torch.tensor([[0, 1, 2], [2, 3, 4]])
-    meshes = ExplicitMeshes.create([(vertices, faces)], OptimConfig(vertex_optimizer="none"))
+    gradients = [torch.rand(5, 3)]
+    meshes = ExplicitMeshes.create([(vertices, faces)], OptimConfig(vertex_optimizer="none"), gradients)
     assert meshes.optimizer is None and not meshes.vertices[0].requires_grad
     again = ExplicitMeshes.from_state(meshes.state(), OptimConfig(vertex_optimizer="none"))
     torch.testing.assert_close(again.vertices[0], vertices)
+    torch.testing.assert_close(again.gradients[0], gradients[0])
+    older = {key: value for key, value in meshes.state().items() if key != "gradients"}
+    assert ExplicitMeshes.from_state(older, OptimConfig(vertex_optimizer="none")).gradients is None
