@@ -6,7 +6,13 @@ subject's ground truth, in the input video's pixels: mask IoU, per-garment parsi
 error of the keypoints and of the fitted body (against the GT body's projected COCO joints), and 2D
 curve error on keyframes (mean symmetric nearest-point distance).
 
-Usage: python benchmarks/prepare_subject.py --size 512 --frames 30 [--subject SYNTH_DIR] [--out DIR]
+With --reconstruct it then runs `recmv fit` (fast preset) and `recmv extract` on the prepared subject
+and scores the meshes with `recmv eval` against the synthetic GT. A monocular fit fixes neither the
+scale nor where the camera stands, so each frame's meshes are first carried into the GT world by
+the similarity that takes the prepared subject's fitted body onto the GT body (both are Anny
+bodies with one topology), as body reconstructions are scored after Procrustes alignment.
+
+Usage: python benchmarks/prepare_subject.py --size 512 --frames 30 [--subject SYNTH_DIR] [--out DIR] [--reconstruct]
 """
 
 from __future__ import annotations
@@ -15,17 +21,21 @@ import argparse
 import dataclasses
 import itertools
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import trimesh
 from scipy.spatial import cKDTree
 
 from recmv.body.factory import build_body_model, shape_tensor
 from recmv.data import formats
 from recmv.data.subject import SubjectMeta
+from recmv.evaluation.evaluate import EvaluationOptions, evaluate as evaluate_meshes
+from recmv.export.extract import ExtractOptions, extract_run
 from recmv.preprocess.bodyfit import body_keypoints, coco_regressor
 from recmv.preprocess.masks import mask_iou
 from recmv.preprocess.pipeline import PrepareOptions, prepare_subject
@@ -33,6 +43,7 @@ from recmv.preprocess.video import CropBox, crop_image
 from recmv.synth.config import RealismParams, SynthConfig
 from recmv.synth.writer import synthesize
 from recmv.tables import GARMENT_ATR_LABEL
+from recmv.training.fit import fit_subject
 
 
 def make_subject(out: Path, size: int, frames: int, garments: tuple[str, ...], keyframe_every: int) -> None:
@@ -46,15 +57,21 @@ def make_subject(out: Path, size: int, frames: int, garments: tuple[str, ...], k
     synthesize(config, out)
 
 
-def projected_keypoints(subject: Path) -> np.ndarray:
-    """[F, 17, 2] COCO-17 keypoints of a subject folder's body (smpl_rec.npz) in its own pixels."""
+def posed_body(subject: Path):
+    """(body model, its output over every frame of smpl_rec.npz, camera) of a subject folder."""
     meta = SubjectMeta.load(subject)
     body = build_body_model(meta.body)
-    shape = shape_tensor(meta.body)
     params = formats.read_body_params(subject / "smpl_rec.npz")
     camera = formats.read_camera(subject / "camera.npz", tuple(meta.image_size))
     with torch.no_grad():
-        out = body(torch.as_tensor(params.poses), shape, torch.as_tensor(params.trans))
+        out = body(torch.as_tensor(params.poses), shape_tensor(meta.body), torch.as_tensor(params.trans))
+    return body, out, camera
+
+
+def projected_keypoints(subject: Path) -> np.ndarray:
+    """[F, 17, 2] COCO-17 keypoints of a subject folder's body (smpl_rec.npz) in its own pixels."""
+    body, out, camera = posed_body(subject)
+    with torch.no_grad():
         return camera.project(body_keypoints(out.vertices, out.joints, coco_regressor(body)))[0].numpy()
 
 
@@ -125,6 +142,61 @@ def evaluate(synth: Path, prepared: Path) -> dict:
     }
 
 
+def body_alignments(prepared: Path, synth: Path, kept: list[int]) -> list[np.ndarray]:
+    """Per prepared frame, the 4x4 similarity taking its fitted body onto the GT body of its source frame."""
+    fitted, truth = posed_body(prepared)[1].vertices.numpy(), posed_body(synth)[1].vertices.numpy()[kept]
+    if fitted.shape[1] != truth.shape[1]:
+        raise SystemExit(
+            f"{prepared}: its body has {fitted.shape[1]} vertices and the GT body {truth.shape[1]}; the "
+            "alignment needs one topology (prepare with the synthetic subject's body model)"
+        )
+    return [
+        trimesh.registration.procrustes(a, b, reflection=False, translation=True, scale=True, return_cost=False)
+        for a, b in zip(fitted, truth, strict=True)
+    ]
+
+
+def aligned_prediction(extracted: Path, out: Path, alignments: list[np.ndarray], kept: list[int], garments) -> Path:
+    """`recmv extract`'s meshes and curves carried into the GT world, renamed to the source frames."""
+    for garment in garments:
+        (out / garment).mkdir(parents=True, exist_ok=True)
+        shutil.copy(extracted / garment / "boundaries.json", out / garment / "boundaries.json")
+        for index, (frame, matrix) in enumerate(zip(kept, alignments, strict=True)):
+            mesh = trimesh.load(extracted / garment / f"{index:06d}.obj", process=False)
+            mesh.apply_transform(matrix)
+            mesh.export(out / garment / f"{frame:06d}.obj")
+    curves = extracted / "curves"
+    if curves.is_dir():
+        (out / "curves").mkdir(exist_ok=True)
+        for index, (frame, matrix) in enumerate(zip(kept, alignments, strict=True)):
+            path = curves / f"{index:06d}.json"
+            if path.exists():
+                named = json.loads(path.read_text())
+                moved = {n: trimesh.transform_points(np.asarray(p, dtype=float), matrix).tolist() for n, p in named.items()}
+                (out / "curves" / f"{frame:06d}.json").write_text(json.dumps(moved))
+    return out
+
+
+def reconstruct(synth: Path, prepared: Path, work: Path, kept: list[int], garments) -> dict:
+    """fit + extract on the prepared subject, scored against the synthetic GT after body alignment."""
+    seconds = {}
+    start = time.perf_counter()
+    fit_subject(prepared, work / "fit", preset="fast")
+    seconds["fit"] = time.perf_counter() - start
+    start = time.perf_counter()
+    extract_run(work / "fit", work / "extract", ExtractOptions(videos=False, glb=False))
+    seconds["extract"] = time.perf_counter() - start
+    alignments = body_alignments(prepared, synth, kept)
+    aligned = aligned_prediction(work / "extract", work / "aligned", alignments, kept, garments)
+    result = evaluate_meshes(aligned, synth, EvaluationOptions(samples=5000, frames=kept))
+    scales = [float(np.cbrt(np.linalg.det(m[:3, :3]))) for m in alignments]
+    return {
+        "seconds": seconds,
+        "alignment_scale": [min(scales), max(scales)],
+        "garments": {name: g.mean() for name, g in result.garments.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=512)
@@ -138,6 +210,10 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--subject", help="an existing synthetic subject with video.mp4 (default: render one)")
     parser.add_argument("--out", help="where to write the prepared subject (default: a temporary folder)")
+    parser.add_argument(
+        "--reconstruct", action="store_true",
+        help="then fit (fast preset) and extract the prepared subject, and score its meshes against the GT",
+    )  # fmt: skip
     args = parser.parse_args()
     garments = tuple(args.garments.split(","))
     work = Path(tempfile.mkdtemp(prefix="recmv_bench_prepare_"))
@@ -170,6 +246,18 @@ def main() -> None:
     print(f"| fitted-body joint error (px) | {metrics['fitted_joint_error_px']:.2f} | |")
     curve = metrics["curve_error_px"]
     print(f"| 2D curve error (px, {metrics['curves_compared']} curves) | {'n/a' if curve is None else f'{curve:.2f}'} | ≤ 4 |")
+    if args.reconstruct:
+        kept = json.loads((prepared / "crop.json").read_text())["source_frames"]
+        scores = reconstruct(synth, prepared, prepared.with_name(prepared.name + "_reconstruction"), kept, garments)
+        low, high = scores["alignment_scale"]
+        print(f"\nfit {scores['seconds']['fit']:.0f} s, extract {scores['seconds']['extract']:.0f} s; "
+              f"body alignment scale {low:.3f}-{high:.3f}")  # fmt: skip
+        print("| garment | CD cm (≤ 2.0) | NC | IoU | boundary cm | loops pred/GT |\n| --- | --- | --- | --- | --- | --- |")
+        for garment, mean in scores["garments"].items():
+            print(
+                f"| {garment} | {mean['chamfer_cm']:.2f} | {mean['normal_consistency']:.3f} | {mean['mask_iou']:.3f} | "
+                f"{mean['boundary_cm_mean']:.2f} | {mean['boundary_count_pred']:.0f}/{mean['boundary_count_gt']:.0f} |"
+            )
 
 
 if __name__ == "__main__":
