@@ -21,6 +21,11 @@ class CurveConfig:
     meshes) and still count as visible."""
     cap_hem: bool = False
     """Also close the lower garment's SDF across its hem (REC-MV's CURVE_AWARE subjects)."""
+    cap_openings: bool = False
+    """Also close every garment's SDF across each curve it owns: neck, cuffs, hems (not in REC-MV).
+    The caps of the hole-closed template lie inside the body, where no image term holds them and the
+    body-penetration term pushes their points out of the plane; a cap that bulges past its curve
+    survives the opening cut as a membrane inside the body."""
     cap_samples: int = 4096
     """Points sampled per iteration on each cap disc (REC-MV: 50 000)."""
     init_steps: int = 150

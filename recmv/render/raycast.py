@@ -51,11 +51,11 @@ class TriangleTree:
     def mesh(self, vertices: torch.Tensor, faces: torch.Tensor, device: str):
         """The warp mesh of vertices [V, 3] and faces [F, 3], refitted or built as needed."""
         vertices = vertices.detach().float()
-        same_faces = (
-            self._mesh is not None and device == self._device and self._faces.shape == faces.shape
-            and torch.equal(self._faces, faces)
+        same_topology = (
+            self._mesh is not None and device == self._device and self._vertices.shape == vertices.shape
+            and self._faces.shape == faces.shape and torch.equal(self._faces, faces)
         )  # fmt: skip
-        if not same_faces:
+        if not same_topology:
             self._mesh = warp_mesh(vertices, faces, device)
             self._device, self._faces = device, faces.clone()
         elif not torch.equal(self._vertices, vertices):

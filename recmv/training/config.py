@@ -20,6 +20,9 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
   and a flared skirt grew its hem too slowly that way;
 - a body-penetration term (REC-MV has none): with the garment masks alone, parts of a garment that
   sink into the body are hidden by it and get no silhouette gradient to come back;
+- every garment's SDF held closed across each of its own curves (`cap_openings`; REC-MV caps only
+  the lower garment at the waist): the template's caps lie inside the body, and a cap pushed out of
+  its plane survived the cut at the curve as a membrane inside the body;
 - fewer rays per image, and only Gauss-Newton steps in the ray/surface search: its start points are
   ray hits of the posed level-set mesh, so three quadratically converging steps bring 99.9 % of the
   rays onto the surface, where REC-MV takes up to 20 linearly converging ones.
@@ -71,7 +74,8 @@ class LossWeights:
     curve_smoothness: float = 0.0
     """5.8 mean 1 - cos between consecutive edge directions of the curves."""
     curve_cap: float = 0.0
-    """5.5 mean |f| of the lower garment's SDF on the disc closing the waist curve (and the hem)."""
+    """5.5 mean |f| of the lower garment's SDF on the disc closing the waist curve, summed over the caps
+    (with `cap_hem` and `cap_openings`, also the hem and every garment across its own curves)."""
 
     def active(self) -> dict[str, float]:
         return {name: value for name, value in dataclasses.asdict(self).items() if value > 0}
@@ -222,25 +226,26 @@ def fast_config() -> FitConfig:
 
     stages = (
         Stage("coarse", 0, 2, 0.012, 20, 0.011, 256, weights(0.6, 0.0, 0.1, 4.0)),
-        Stage("medium", 8, 2, 0.010, 30, 0.009, 384, weights(0.2, 0.0, 0.1, 6.0)),
-        Stage("fine", 20, 2, 0.009, 40, 0.007, 512, weights(0.1, 0.0, 0.07, 12.0)),
+        Stage("medium", 7, 2, 0.010, 30, 0.009, 384, weights(0.2, 0.0, 0.1, 6.0)),
+        Stage("fine", 17, 2, 0.009, 40, 0.007, 512, weights(0.1, 0.0, 0.07, 12.0)),
     )
     stages = with_curve_weights(stages, FAST_CURVE_WEIGHTS)
     return FitConfig(
         preset="fast",
-        epochs=32,
+        epochs=28,
         working_size=256,
         sdf=SDFConfig.fast(),
         deformer=DeformationConfig.fast(),
         appearance=AppearanceConfig.fast(),
         sdf_init=SDFFitConfig.fast(),
         optim=OptimConfig(
-            sdf_lr=5e-4, deformer_lr=5e-4, appearance_lr=1e-3, codes_lr=1e-3, warmup_iterations=30, body_lr=1e-4, camera_lr=1e-5, milestones=(16, 26), gamma=0.333,
+            sdf_lr=5e-4, deformer_lr=5e-4, appearance_lr=1e-3, codes_lr=1e-3, warmup_iterations=30, body_lr=1e-4, camera_lr=1e-5, milestones=(14, 23), gamma=0.333,
             vertex_optimizer="none",
         ),
         surface=SurfaceSearchConfig(newton_steps=0, gauss_newton_steps=3),
         regulariser_points=2048,
         stages=stages,
+        curves=CurveConfig(cap_openings=True, cap_samples=2048),
     )
 
 

@@ -166,12 +166,16 @@ def _curves_only(value: torch.Tensor, parameters: list[torch.Tensor]) -> torch.T
 
 def cap_pairs(trainer: Trainer) -> list[tuple[int, int]]:
     """(garment, curve) pairs whose disc closes the garment's SDF: a lower garment across the waist,
-    and with `cap_hem` the garment that owns the hem across it."""
-    names, garments = trainer.model.curves.names, trainer.data.garments
+    with `cap_hem` the garment that owns the hem across it, and with `cap_openings` every garment
+    across each curve it owns."""
+    names, garments, config = trainer.model.curves.names, trainer.data.garments, trainer.config.curves
+    owners = trainer.model.curves.owners.tolist()
     pairs = [(g, names.index("upper_bottom")) for g, kind in enumerate(garments) if kind in LOWER_GARMENTS and "upper_bottom" in names]
-    if trainer.config.curves.cap_hem and "bottom_curve" in names:
-        pairs.append((int(trainer.model.curves.owners[names.index("bottom_curve")]), names.index("bottom_curve")))
-    return pairs
+    if config.cap_hem and "bottom_curve" in names:
+        pairs.append((int(owners[names.index("bottom_curve")]), names.index("bottom_curve")))
+    if config.cap_openings:
+        pairs += [(int(owner), curve) for curve, owner in enumerate(owners)]
+    return list(dict.fromkeys(pairs))
 
 
 def curve_terms(trainer: Trainer, context: _IterationContext, stage: Stage) -> dict[str, torch.Tensor]:
@@ -202,7 +206,8 @@ def curve_terms(trainer: Trainer, context: _IterationContext, stage: Stage) -> d
             curve_cap_loss(model.sdfs[g](fan_disc_samples(curves[c].detach(), config.cap_samples, context.generator)).sdf)
             for g, c in pairs
         ]
-        terms["curve_cap"] = torch.stack(caps).mean()
+        # Summed, not averaged: each cap keeps the weight of REC-MV's one waist cap however many there are.
+        terms["curve_cap"] = torch.stack(caps).sum()
     return terms
 
 

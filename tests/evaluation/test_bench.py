@@ -20,10 +20,10 @@ from tests.training.conftest import tiny_config
 def test_shortened_config_scales_the_schedule():
     config = shortened_config("fast", FitScale(epochs=8, working_size=128, sdf_init_iterations=150))
     assert config.epochs == 8 and config.working_size == 128
-    assert [s.start_epoch for s in config.stages] == [0, 2, 5]  # 0, 8, 20 of 32 epochs
-    assert config.optim.milestones == (4, 6)  # 16, 26 of 32
-    assert config.optim.warmup_iterations == 15
-    assert (config.sdf_init.iterations, config.sdf_init.lr_step) == (150, 50)
+    assert [s.start_epoch for s in config.stages] == [0, 2, 5]  # 0, 7, 17 of 28 epochs
+    assert config.optim.milestones == (4, 7)  # 14, 23 of 28
+    assert config.optim.warmup_iterations == 17
+    assert (config.sdf_init.iterations, config.sdf_init.lr_step) == (150, 52)
     squeezed = shortened_config("fast", FitScale(epochs=2))
     assert [s.start_epoch for s in squeezed.stages] == [0, 1, 2]
     assert shortened_config("fast", FitScale()) == fast_config()

@@ -12,8 +12,9 @@ from recmv.cli.main import main
 from recmv.curves.config import CurveConfig
 from recmv.synth.config import SynthConfig
 from recmv.synth.writer import synthesize
+from recmv.tables import LOWER_GARMENTS
 from recmv.training.config import LossWeights
-from recmv.training.curves import CURVE_TERMS, initialise_curves
+from recmv.training.curves import CURVE_TERMS, cap_pairs, initialise_curves
 from recmv.training.data import load_fit_data
 from recmv.training.fit import fit_subject
 from recmv.training.large_motion import fit_large_motion
@@ -75,6 +76,22 @@ def test_the_cap_term_moves_the_lower_sdf_towards_the_waist_disc(tiny_subject, f
     trainer.run(progress=False)
     trainer.iteration = 0
     assert trainer.evaluate(frames, stage)["curve_cap"] < before["curve_cap"]
+
+
+@pytest.mark.parametrize(("cap_hem", "cap_openings"), [(False, False), (True, False), (True, True)])
+def test_cap_pairs(tiny_subject, tmp_path, cap_hem, cap_openings):
+    config = tiny_config(curves=dataclasses.replace(CURVES, cap_hem=cap_hem, cap_openings=cap_openings))
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    names, owners = trainer.model.curves.names, trainer.model.curves.owners.tolist()
+    garments = trainer.data.garments
+    lower = [g for g, kind in enumerate(garments) if kind in LOWER_GARMENTS]
+    expected = [(g, names.index("upper_bottom")) for g in lower]
+    if cap_hem:
+        expected.append((owners[names.index("bottom_curve")], names.index("bottom_curve")))
+    if cap_openings:  # every garment across each curve it owns, each pair once
+        expected += [(o, c) for c, o in enumerate(owners) if (o, c) not in expected]
+    assert cap_pairs(trainer) == expected
+    assert len(set(cap_pairs(trainer))) == len(cap_pairs(trainer))
 
 
 def test_initialisation_brings_template_curves_closer_to_the_annotations(tiny_subject, tmp_path):
