@@ -77,7 +77,8 @@ class SkinningGrid:
     def weights_channels_last(self, like: torch.Tensor) -> torch.Tensor:
         """The weights as [D, D, D, J] on `like`'s device and dtype, kept until `weights` changes."""
         source, version, dtype, grid = self._channels_last or (None, -1, None, None)
-        if source is not self.weights or version != self.weights._version or dtype != like.dtype or grid.device != like.device:
+        stale = source is not self.weights or version != self.weights._version
+        if stale or dtype != like.dtype or grid.device != like.device:
             grid = self.weights.to(device=like.device, dtype=like.dtype).permute(1, 2, 3, 0).contiguous()
             self._channels_last = (self.weights, self.weights._version, like.dtype, grid)
         return grid

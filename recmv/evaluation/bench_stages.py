@@ -9,7 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -112,15 +114,39 @@ def run_stage(stage: str, target, kwargs: dict, log_path: Path, isolated: bool =
     process = context.Process(target=_stage_child, args=(sender, target, kwargs, str(log_path)))
     process.start()
     sender.close()
-    try:
-        status, value, error, wall, peak = receiver.recv()
-    except EOFError:
-        process.join()
-        return StageResult(stage, "failed", error=f"the stage's process died (exit code {process.exitcode}); see {log_path}")
+    with _sigterm_as_exit():
+        try:
+            status, value, error, wall, peak = receiver.recv()
+        except EOFError:
+            process.join()
+            return StageResult(stage, "failed", error=f"the stage's process died (exit code {process.exitcode}); see {log_path}")
+        except BaseException:
+            # Interrupted (Ctrl-C, or a SIGTERM to the bench): the stage must not run on alone.
+            process.terminate()
+            process.join()
+            raise
     process.join()
     if error is not None:
         error = f"{error} (log: {log_path})"
     return StageResult(stage, status, round(wall, 3), round(peak, 4), error, value)
+
+
+class _sigterm_as_exit:
+    """While inside, SIGTERM raises SystemExit(143) in the main thread, so cleanup code runs."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _run_here(stage: str, target, kwargs: dict) -> StageResult:

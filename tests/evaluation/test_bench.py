@@ -2,6 +2,12 @@
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +51,32 @@ def test_a_stage_in_its_own_process_reports_its_failure_time_and_memory(tmp_path
     assert "ValueError: failed after 300 MiB" in result.error and str(tmp_path / "stage.log") in result.error
     assert result.peak_rss_gib > 0.29 and result.wall_s >= 0
     assert "Traceback" in (tmp_path / "stage.log").read_text()
+
+
+def write_pid_then_sleep(path: str) -> dict:
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(120)
+    return {}
+
+
+def test_a_terminated_bench_takes_its_running_stage_with_it(tmp_path):
+    pid_file = tmp_path / "stage.pid"
+    script = (
+        "from pathlib import Path\n"
+        "from recmv.evaluation.bench_stages import run_stage\n"
+        "from tests.evaluation.test_bench import write_pid_then_sleep\n"
+        f"run_stage('sleep', write_pid_then_sleep, {{'path': {str(pid_file)!r}}}, Path({str(tmp_path / 'stage.log')!r}))\n"
+    )
+    bench = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert bench.poll() is None and time.monotonic() < deadline, "the stage never started"
+        time.sleep(0.1)
+    stage_pid = int(pid_file.read_text())
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=30) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):
+        os.kill(stage_pid, 0)
 
 
 def record(method: str, fit_s: float, chamfer: float) -> MethodRecord:
