@@ -62,7 +62,7 @@ b,subj_b,,,,,
     "body, expected",
     [
         ("- {name: a, input: x, epoch: 2}", "line 1, field 'epoch': not a job field or fit option; did you mean 'epochs'?"),
-        ("- {name: a, input: x, epochs: two}", "line 1, field 'epochs': expected a value like 32, got 'two'"),
+        ("- {name: a, input: x, epochs: two}", f"line 1, field 'epochs': expected a value like {fast_config().epochs}, got 'two'"),
         ("- {name: a, input: x}\n- {name: a, input: y}", "line 2, field 'name': 'a' is already the name of the job on line 1"),
         ("- {name: a, input: x, garments: [cape]}", "line 1, field 'garments': unknown garment type 'cape'"),
         ("- {name: 'a/b', input: x}", "line 1, field 'name': expected a folder name"),
@@ -85,7 +85,7 @@ def test_bad_entries_name_the_line_and_field(tmp_path, body, expected):
 
 def test_csv_error_names_its_row_line(tmp_path):
     manifest = write(tmp_path / "jobs.csv", "name,input,epochs\na,x,2\nb,y,1.5\n")
-    with pytest.raises(ManifestError, match=r"jobs.csv line 3, field 'epochs': expected a value like 32, got 1.5"):
+    with pytest.raises(ManifestError, match=rf"jobs.csv line 3, field 'epochs': expected a value like {fast_config().epochs}, got 1.5"):
         load_manifest(manifest)
 
 
