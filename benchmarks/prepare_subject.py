@@ -31,6 +31,7 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
+from recmv import fileio
 from recmv.body.factory import build_body_model, shape_tensor
 from recmv.data import formats
 from recmv.data.subject import SubjectMeta
@@ -173,7 +174,7 @@ def aligned_prediction(extracted: Path, out: Path, alignments: list[np.ndarray],
             if path.exists():
                 named = json.loads(path.read_text())
                 moved = {n: trimesh.transform_points(np.asarray(p, dtype=float), matrix).tolist() for n, p in named.items()}
-                (out / "curves" / f"{frame:06d}.json").write_text(json.dumps(moved))
+                fileio.write_json(out / "curves" / f"{frame:06d}.json", moved)
     return out
 
 
