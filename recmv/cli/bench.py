@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true", help="the CPU-sized suite (same as --suite quick)")
     parser.add_argument(
         "--size", type=int, default=None,
-        help="image side of the synthetic subjects, pixels (default: the suite's, 512 for default and 128 for quick)",
+        help="image side of the synthetic subjects, pixels (default: the suite's, 256 for default and 128 for quick)",
     )
     parser.add_argument("--presets", default="fast", help="comma-separated presets to compare, e.g. fast,reference")
     parser.add_argument(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from recmv import fileio
 from recmv.errors import RecmvError
-from recmv.evaluation.bench import FitScale, extract_available, fit_overrides, shortened_config
+from recmv.evaluation.bench import FitScale, fit_overrides, shortened_config
 from recmv.synth.config import SynthConfig
 from recmv.training.config import FitConfig
 
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from recmv.data.validate import validate_subject
     from recmv.evaluation.baseline import template_baseline
     from recmv.evaluation.evaluate import EvaluationOptions, evaluate, write_result
+    from recmv.export.extract import ExtractOptions, extract_run
     from recmv.report import build_report
     from recmv.synth.writer import synthesize
     from recmv.training.fit import fit_subject
@@ -80,16 +81,10 @@ def run(args: argparse.Namespace) -> int:
     summary = fit_subject(subject, run_dir, preset="fast", device=args.device, overrides=overrides)
     print(f"[2/6] fit: {summary.iterations} iterations ({config.epochs} epochs at ≤{config.working_size} px) in "
           f"{sum(summary.timings.values()):.0f} s", flush=True)
-    if extract_available():
-        from recmv.export.extract import ExtractOptions, extract_run
-
-        prediction = out / "garments"
-        media = not args.no_videos
-        extract_run(run_dir, prediction, options=ExtractOptions(videos=media, glb=media, device=args.device))
-        print(f"[3/6] extract: garments in {prediction}", flush=True)
-    else:
-        prediction = run_dir / "meshes"
-        print(f"[3/6] extract: recmv.export.extract is not available; using the fit's meshes in {prediction}", flush=True)
+    prediction = out / "garments"
+    media = not args.no_videos
+    extract_run(run_dir, prediction, options=ExtractOptions(videos=media, glb=media, device=args.device))
+    print(f"[3/6] extract: garments in {prediction}", flush=True)
     options = EvaluationOptions(samples=20_000)
     result = evaluate(prediction, subject, options)
     write_result(result, prediction / "metrics.json")

@@ -63,6 +63,13 @@ def fit_stage(subject: str, run: str, preset: str, overrides: dict, segment: str
     return {"iterations": summary.iterations, "timings": summary.timings}
 
 
+def large_motion_stage(subject: str, run: str) -> dict:
+    from recmv.training.large_motion import fit_large_motion
+
+    summary = fit_large_motion(subject, run, progress=False)
+    return {"iterations": summary.iterations, "timings": summary.timings}
+
+
 def extract_stage(run: str, out: str, media: bool) -> dict:
     from recmv.export.extract import ExtractOptions, extract_run
 

@@ -9,6 +9,10 @@ Per garment:
 4. template registration (recmv.registration.register): loops onto curves, NICP, relaxation;
 5. every frame: the registered canonical mesh through the learned warp, then pushed out of the posed body.
 
+A run with a finished large-motion phase (RUN/large_motion/, `recmv fit --phase both`) gives the frames
+of both segments: the phase keeps the SDFs and curves of the rotation fit, so one registration serves
+every frame and the topology is the same throughout; each frame is posed by its own phase's warp.
+
 Output layout (DIR):
     <garment>/canonical.obj, <garment>/<frame:06d>.obj|.ply, <garment>/boundaries.json
     curves/canonical.json, curves/<frame:06d>.json     {curve: [[x, y, z], ...]} (world, canonical)
@@ -30,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from recmv import __version__, fileio
+from recmv.data.subject import SubjectMeta
 from recmv.errors import InputFileError, RecmvError
 from recmv.export.gltf import Track, write_glb
 from recmv.export.pushout import push_out_of_body
@@ -44,6 +49,7 @@ from recmv.registration.register import (
 )
 from recmv.registration.target import faces_past_curves, submesh, visible_faces
 from recmv.training.explicit import canonical_mesh
+from recmv.training.large_motion import PHASE_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,8 @@ class ExtractOptions:
     """Views in the turntable video."""
     turntable_size: int = 256
     """Turntable video width and height, pixels."""
+    large_motion: bool = True
+    """Also give the frames of RUN/large_motion/ (the large-motion phase), when the run has one."""
 
     def validate(self) -> None:
         if self.mesh_format not in MESH_FORMATS:
@@ -150,6 +158,7 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
     started = time.perf_counter()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = open_run(run_dir, options.subject, options.device)
+    phases = [run, *large_motion_phase(run_dir, options)]
     timings = {"load": time.perf_counter() - started}
     trainer, data = run.trainer, run.trainer.data
     cell = options.cell_size or run.config.mesh_cell_size
@@ -184,11 +193,12 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
     timings["register"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    posed, bodies, pushed = _posed_frames(run, registered, options, progress)
+    posed, bodies, pushed = _posed_phases(phases, registered, options, progress)
+    frames = [frame for phase in phases for frame in phase.trainer.data.frames.tolist()]
     timings["warp"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    files = _write_meshes(out_dir, data.garments, data.frames.tolist(), registered, posed, options.mesh_format, progress)
-    curve_files = _write_curves(out_dir, run, registered, posed)
+    files = _write_meshes(out_dir, data.garments, frames, registered, posed, options.mesh_format, progress)
+    curve_files = _write_curves(out_dir, data.meta, frames, registered, posed)
     timings["write"] = time.perf_counter() - tick
     subject_name = data.meta.name or run.subject.name
     glb = None
@@ -204,7 +214,7 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
     videos = {}
     if options.videos:
         tick = time.perf_counter()
-        videos = _write_videos(out_dir, run, registered, posed, bodies, options, progress)
+        videos = _write_videos(out_dir, phases, registered, posed, bodies, options, progress)
         timings["videos"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
     manifest = {
@@ -215,7 +225,11 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
         "run_recmv": run.recmv_version,
         "subject": str(run.subject.resolve()),
         "segment": run.segment,
-        "frames": data.frames.tolist(),
+        "frames": frames,
+        "phases": [
+            {"run": str(phase.run_dir.resolve()), "segment": phase.segment, "frames": phase.trainer.data.frames.tolist()}
+            for phase in phases
+        ],
         "cell_size_m": cell,
         "mesh_format": options.mesh_format,
         "curves": {
@@ -241,6 +255,32 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
     path = out_dir / "manifest.json"
     fileio.write_json(path, manifest)
     return path
+
+
+def large_motion_phase(run_dir: Path, options: ExtractOptions) -> list[FittedRun]:
+    """[the large-motion phase of run_dir] when it has one and options ask for it, else []."""
+    phase_dir = run_dir / PHASE_FOLDER
+    if not options.large_motion or not (phase_dir / "run.json").is_file():
+        return []
+    summary = phase_dir / "summary.json"
+    finished = summary.is_file() and fileio.read_json_object(summary).get("finished") is True
+    if not finished:
+        raise RecmvError(
+            f"{phase_dir}: the large-motion phase is unfinished; continue it with `recmv fit SUBJECT --out {run_dir} "
+            "--phase large-motion --resume`, or extract the rotation frames alone with --rotation-only"
+        )
+    return [open_run(phase_dir, options.subject, options.device)]
+
+
+def _posed_phases(
+    phases: list[FittedRun], registered: list[RegisteredGarment], options: ExtractOptions, progress: bool
+) -> tuple[list[np.ndarray], np.ndarray, list[int]]:
+    """`_posed_frames` of every phase, frames one after the other."""
+    results = [_posed_frames(phase, registered, options, progress) for phase in phases]
+    posed = [np.concatenate([r[0][g] for r in results]) for g in range(len(registered))]
+    bodies = np.concatenate([r[1] for r in results])
+    pushed = [sum(r[2][g] for r in results) for g in range(len(registered))]
+    return posed, bodies, pushed
 
 
 def _posed_frames(
@@ -304,9 +344,10 @@ def _write_meshes(
     return files
 
 
-def _write_curves(out_dir: Path, run: FittedRun, registered: list[RegisteredGarment], posed: list[np.ndarray]) -> list[str]:
+def _write_curves(
+    out_dir: Path, meta: SubjectMeta, frames: list[int], registered: list[RegisteredGarment], posed: list[np.ndarray]
+) -> list[str]:
     """curves/canonical.json and curves/<frame>.json: each curve as its owner garment's registered loop."""
-    meta = run.trainer.data.meta
     garments = list(meta.garments)
     owners = {}
     for curve in meta.curves:
@@ -319,7 +360,7 @@ def _write_curves(out_dir: Path, run: FittedRun, registered: list[RegisteredGarm
     canonical = {c: registered[g].vertices[registered[g].boundaries[c]].tolist() for c, g in owners.items()}
     fileio.write_json(out_dir / "curves" / "canonical.json", canonical)
     names = []
-    for slot, frame in enumerate(run.trainer.data.frames.tolist()):
+    for slot, frame in enumerate(frames):
         per_frame = {c: posed[g][slot][registered[g].boundaries[c]].tolist() for c, g in owners.items()}
         name = f"curves/{frame:06d}.json"
         fileio.write_json(out_dir / name, per_frame)
@@ -328,33 +369,42 @@ def _write_curves(out_dir: Path, run: FittedRun, registered: list[RegisteredGarm
 
 
 def _write_videos(
-    out_dir: Path, run: FittedRun, registered: list[RegisteredGarment], posed: list[np.ndarray], bodies: np.ndarray,
-    options: ExtractOptions, progress: bool,
+    out_dir: Path, phases: list[FittedRun], registered: list[RegisteredGarment], posed: list[np.ndarray],
+    bodies: np.ndarray, options: ExtractOptions, progress: bool,
 ) -> dict[str, str]:
     """videos/overlay.mp4 (garments over the input frames, body as occluder) and videos/turntable.mp4."""
-    trainer = run.trainer
-    data = trainer.data
-    with torch.no_grad():
-        camera = trainer.model.frames.camera(data.camera)
-    camera = type(camera)(
-        fx=float(camera.fx), fy=float(camera.fy), cx=float(camera.cx), cy=float(camera.cy),
-        rotation=camera.rotation.detach().cpu().double(), translation=camera.translation.detach().cpu().double(),
-        width=camera.width, height=camera.height,
-    )
     colours = [GARMENT_COLOURS[g % len(GARMENT_COLOURS)] for g in range(len(registered))]
-    body_faces = data.body.faces.cpu()
-    frames = []
-    for slot in tqdm(range(data.num_frames), desc="overlay video", unit="frame", disable=not progress):
-        background = ((data.images[slot].detach().cpu().double().numpy() + 1.0) / 2.0).clip(0.0, 1.0)
-        scene = [(torch.from_numpy(posed[g][slot]).float(), torch.from_numpy(r.faces)) for g, r in enumerate(registered)]
-        scene.append((torch.from_numpy(bodies[slot]).float(), body_faces))
-        frames.append(shade(scene, colours, camera, background, drawn=len(registered)))
+    body_faces = phases[0].trainer.data.body.faces.cpu()
+    frames, slot = [], 0
+    bar = tqdm(total=len(bodies), desc="overlay video", unit="frame", disable=not progress)
+    for phase in phases:
+        data = phase.trainer.data
+        camera = _fitted_camera(phase)
+        for index in range(data.num_frames):
+            background = ((data.images[index].detach().cpu().double().numpy() + 1.0) / 2.0).clip(0.0, 1.0)
+            scene = [(torch.from_numpy(posed[g][slot]).float(), torch.from_numpy(r.faces)) for g, r in enumerate(registered)]
+            scene.append((torch.from_numpy(bodies[slot]).float(), body_faces))
+            frames.append(shade(scene, colours, camera, background, drawn=len(registered)))
+            slot += 1
+            bar.update(1)
+    bar.close()
     overlay = write_mp4(out_dir / "videos" / "overlay.mp4", frames, options.fps)
     spin = turntable_frames(
         [(r.vertices, r.faces) for r in registered], colours, options.turntable_frames, options.turntable_size
     )
     turntable = write_mp4(out_dir / "videos" / "turntable.mp4", spin, options.fps)
     return {"overlay": f"videos/{overlay.name}", "turntable": f"videos/{turntable.name}"}
+
+
+def _fitted_camera(run: FittedRun):
+    """The run's refined camera, detached on the CPU in double precision."""
+    with torch.no_grad():
+        camera = run.trainer.model.frames.camera(run.trainer.data.camera)
+    return type(camera)(
+        fx=float(camera.fx), fy=float(camera.fy), cx=float(camera.cx), cy=float(camera.cy),
+        rotation=camera.rotation.detach().cpu().double(), translation=camera.translation.detach().cpu().double(),
+        width=camera.width, height=camera.height,
+    )
 
 
 def _jsonable(value):

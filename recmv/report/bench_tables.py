@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-STAGE_COLUMNS = (("synth", "synth s"), ("skinning", "skinning s"), ("fit", "fit s"), ("extract", "extract s"), ("eval", "eval s"))
+STAGE_COLUMNS = (
+    ("synth", "synth s"), ("skinning", "skinning s"), ("fit", "fit s"), ("large_motion", "large-motion s"),
+    ("extract", "extract s"), ("eval", "eval s"),
+)
 QUALITY_COLUMNS = (
     ("chamfer_cm", "CD cm", "{:.2f}"),
     ("p2s_cm", "P2S cm", "{:.2f}"),
@@ -79,7 +82,7 @@ def bench_markdown(bench: dict) -> str:
         "",
         *([] if bench.get("complete", True) else ["**Incomplete**: the bench is still running or was stopped.", ""]),
         f"{len(suite['subjects'])} subjects at {suite['size']}² ({suite['topology']} body, {suite['grid_resolution']}³ skinning grid); "
-        f"fits: {fits}; eval with {suite['eval_samples']} samples per surface; meshes from {bench['extract']}.",
+        f"fits: {fits}; eval with {suite['eval_samples']} samples per surface of the `recmv extract` meshes.",
         f"Machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}, torch {machine['torch']}, "
         f"recmv {machine['recmv']}; load average at the end {machine.get('load_average', '–')}. "
         f"Total wall time {bench['total_wall_s']:.0f} s.",

@@ -122,8 +122,9 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     records = {r["method"]: r for r in data["records"]}
     assert list(records) == ["fast", "reference", bench.TEMPLATE_METHOD]
     fast = records["fast"]
-    assert all(fast["stages"][s]["status"] == "ok" for s in ("synth", "skinning", "fit", "eval"))
-    assert all(fast["stages"][s]["wall_s"] > 0 for s in ("synth", "skinning", "fit", "eval"))
+    stages = ("synth", "skinning", "fit", "large_motion", "extract", "eval")
+    assert all(fast["stages"][s]["status"] == "ok" for s in stages)
+    assert all(fast["stages"][s]["wall_s"] > 0 for s in stages)
     segments = fast["metrics"]["garments"]["dress"]["segments"]
     assert set(segments) == {"rotation", "large_motion"} and segments["large_motion"]["chamfer_cm"] > 0
     reference = records["reference"]["stages"]
@@ -151,10 +152,10 @@ def test_bench_rejects_unknown_presets_and_an_earlier_bench_folder(tmp_path, cap
 def test_markdown_of_a_bench_without_ratios_has_no_ratio_table():
     data = {
         "suite": dataclasses.asdict(TINY_SUITE), "machine": {"platform": "p", "cpus": 2, "python": "3", "torch": "t", "recmv": "r"},
-        "fit_configs": {"fast": {"epochs": 1, "working_size": 64}}, "extract": "RUN/meshes", "total_wall_s": 1.0,
+        "fit_configs": {"fast": {"epochs": 1, "working_size": 64}}, "total_wall_s": 1.0,
         "records": [record("fast", 5.0, 1.5).to_json()], "ratios": None,
     }
     table = bench_markdown(data)
-    assert "| s | fast | 10.0 | – | 5.0 | – | – | 15.0 | 2.00 |" in table
+    assert "| s | fast | 10.0 | – | 5.0 | – | – | – | 15.0 | 2.00 |" in table
     assert "## fast" not in table and "/ fast" not in table and "Incomplete" not in table
     assert "**Incomplete**" in bench_markdown({**data, "complete": False})

@@ -1,12 +1,17 @@
-"""The feature curves inside short CPU fits on the tiny subject: initialisation, terms, files, large motion."""
+"""The feature curves inside short CPU fits on the tiny subject: initialisation, terms, files; the large-motion
+phase and the extraction of both phases' frames."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
+import imageio.v2 as imageio
+import numpy as np
 import pytest
 import torch
+import trimesh
 
 from recmv.cli.main import main
 from recmv.curves.config import CurveConfig
@@ -105,7 +110,9 @@ def test_initialisation_brings_template_curves_closer_to_the_annotations(tiny_su
     assert trainer.evaluate(keyframes, stage)["curve_projection"] < before
 
 
-def test_fit_writes_curve_files_and_the_command_runs_the_large_motion_phase(tmp_path_factory):
+@pytest.fixture(scope="module")
+def two_phase_run(tmp_path_factory):
+    """(subject, run, rotation model state): a rotation fit and then its large-motion phase by the command."""
     subject = tmp_path_factory.mktemp("large") / "subject"
     synthesize(
         SynthConfig(
@@ -117,14 +124,19 @@ def test_fit_writes_curve_files_and_the_command_runs_the_large_motion_phase(tmp_
     run = tmp_path_factory.mktemp("large_run") / "run"
     overrides = dict(tiny_config(epochs=1, curves=CURVES).__dict__)
     fit_subject(subject, run, overrides=overrides, write_meshes=False, progress=False)
+    rotation = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["model"]
+    assert main(["fit", str(subject), "--out", str(run), "--phase", "large-motion", "--epochs", "1", "--no-meshes"]) == 0
+    return subject, run, rotation
+
+
+def test_fit_writes_curve_files_and_the_command_runs_the_large_motion_phase(two_phase_run):
+    subject, run, rotation = two_phase_run
     canonical = json.loads((run / "curves" / "canonical.json").read_text())
     gt = json.loads((subject / "gt" / "curves" / "canonical.json").read_text())
     assert set(canonical) == set(gt)
     assert all(len(points) == CURVES.points and len(points[0]) == 3 for points in canonical.values())
     assert sorted(p.name for p in (run / "curves").glob("0*.json")) == ["000000.json", "000001.json"]
-    rotation = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["model"]
 
-    assert main(["fit", str(subject), "--out", str(run), "--phase", "large-motion", "--epochs", "1", "--no-meshes"]) == 0
     phase = run / "large_motion"
     after = torch.load(phase / "checkpoints" / "latest.pt", weights_only=True)["model"]
     for name, value in rotation.items():
@@ -135,6 +147,35 @@ def test_fit_writes_curve_files_and_the_command_runs_the_large_motion_phase(tmp_
     assert json.loads((phase / "curves" / "canonical.json").read_text()) == canonical
     log = [json.loads(line) for line in (phase / "log.jsonl").read_text().splitlines()]
     assert log and not any(term in record for record in log for term in CURVE_TERMS)
+
+
+def test_extract_gives_both_phases_frames_with_one_topology(two_phase_run, tmp_path):
+    _, run, _ = two_phase_run
+    out = tmp_path / "both"
+    assert main(["extract", str(run), "--out", str(out), "--cell-size", "0.03", "--no-glb"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["frames"] == [0, 1, 2, 3]
+    assert [phase["frames"] for phase in manifest["phases"]] == [[0, 1], [2, 3]]
+    for entry in manifest["garments"].values():
+        faces = [trimesh.load(out / name, process=False).faces for name in entry["frames"]]
+        assert len(faces) == 4 and all(np.array_equal(f, faces[0]) for f in faces)
+    assert sorted(p.name for p in (out / "curves").glob("0*.json")) == [f"{i:06d}.json" for i in range(4)]
+    assert len(imageio.mimread(out / manifest["videos"]["overlay"])) == 4
+
+    rotation_only = tmp_path / "rotation"
+    assert main(["extract", str(run), "--out", str(rotation_only), "--cell-size", "0.03", "--no-glb", "--no-videos", "--rotation-only"]) == 0
+    assert json.loads((rotation_only / "manifest.json").read_text())["frames"] == [0, 1]
+
+
+def test_extract_refuses_an_unfinished_large_motion_phase(two_phase_run, tmp_path, capsys):
+    _, run, _ = two_phase_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    summary = copy / "large_motion" / "summary.json"
+    summary.write_text(json.dumps({**json.loads(summary.read_text()), "finished": False}))
+    assert main(["extract", str(copy), "--out", str(tmp_path / "out"), "--no-glb", "--no-videos"]) == 2
+    error = capsys.readouterr().err
+    assert "large-motion phase is unfinished" in error and "--rotation-only" in error
 
 
 def test_large_motion_phase_needs_a_finished_rotation_run(tiny_subject, tmp_path):
