@@ -17,6 +17,12 @@ import numpy as np
 from recmv.errors import InputFileError
 
 
+def cache_root() -> Path:
+    """recmv's cache folder (Anny's model data, garment templates): $RECMV_CACHE_DIR, else ~/.cache/recmv."""
+    root = os.environ.get("RECMV_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "recmv"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto `path` on success."""

@@ -15,11 +15,11 @@ puts the root head at the origin; this module does not use it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from recmv import fileio
 from recmv.body import lbs
 from recmv.body.base import BodyModel, BodyOutput, RestBody
 from recmv.errors import RecmvError
@@ -86,8 +86,7 @@ def rotations_to_anny(rotations: torch.Tensor) -> torch.Tensor:
 
 def anny_cache_dir() -> Path:
     """Where Anny's built model data is kept: $RECMV_CACHE_DIR/anny, else ~/.cache/recmv/anny."""
-    root = os.environ.get("RECMV_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "recmv") / "anny"
+    return fileio.cache_root() / "anny"
 
 
 class AnnyBody(BodyModel):

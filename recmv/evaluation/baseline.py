@@ -21,7 +21,8 @@ from recmv.data import formats
 from recmv.data.subject import SubjectMeta
 from recmv.geometry.mesh_io import write_mesh
 from recmv.templates.body_geometry import BodyGeometry
-from recmv.templates.garments import GarmentParams, build_garment
+from recmv.templates.cache import garment_template
+from recmv.templates.garments import GarmentParams
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def template_baseline(subject: str | Path, out: str | Path, resolution: float = 
     for kind in meta.garments:
         garment_params = GarmentParams.defaults(kind)
         garment_params.resolution = resolution
-        template = build_garment(kind, geometry, garment_params)
+        template = garment_template(kind, geometry, garment_params)
         posed = skin_points(template.vertices[None], grid.query(template.vertices)[None], transforms)
         folder = out / kind
         write_mesh(folder / "canonical.obj", template.vertices, template.faces)

@@ -32,7 +32,7 @@ from recmv.preprocess import parsing as parts_ids
 from recmv.tables import GARMENT_ATR_LABEL, GARMENT_TYPES, LOWER_GARMENTS, UPPER_GARMENTS, curve_owners, subject_curves
 
 FACE, LEFT_ARM, RIGHT_ARM, LEFT_LEG, RIGHT_LEG, LEFT_SHOE, RIGHT_SHOE = 11, 14, 15, 12, 13, 9, 10
-_TORSO_PARTS = (parts_ids.TORSO, parts_ids.HEAD)
+_TORSO_PARTS = (parts_ids.TORSO, parts_ids.CHEST, parts_ids.HEAD)
 # Dilation (px) that makes pixels of two regions "adjacent"; garment pixels farther from the neighbour drop out.
 _REACH = 1
 # Parsing specks smaller than this share of the image (and 4 px) are dropped before tracing outlines.

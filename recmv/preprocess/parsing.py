@@ -33,15 +33,17 @@ from recmv.tables import ATR_LABELS, GARMENT_ATR_LABEL, GARMENT_TYPES
 # Body-part ids of `render_body_parts` (left = the body's left).
 BACKGROUND = 0
 HEAD = 1
-TORSO = 2
+TORSO = 2  # below the chest: belly, pelvis, lower back
 LEFT_UPPER_ARM, RIGHT_UPPER_ARM = 3, 4
 LEFT_LOWER_ARM, RIGHT_LOWER_ARM = 5, 6  # hands included
-LEFT_UPPER_LEG, RIGHT_UPPER_LEG = 7, 8
+LEFT_UPPER_LEG, RIGHT_UPPER_LEG = 7, 8  # below the top of the thigh
 LEFT_LOWER_LEG, RIGHT_LOWER_LEG = 9, 10
 LEFT_FOOT, RIGHT_FOOT = 11, 12
+CHEST = 13  # the torso above midway between the hips and the shoulders
+LEFT_THIGH_TOP, RIGHT_THIGH_TOP = 14, 15  # the top of the thigh, just below the hip joint
 PART_NAMES = ("background", "head", "torso", "left_upper_arm", "right_upper_arm", "left_lower_arm",
               "right_lower_arm", "left_upper_leg", "right_upper_leg", "left_lower_leg", "right_lower_leg",
-              "left_foot", "right_foot")  # fmt: skip
+              "left_foot", "right_foot", "chest", "left_thigh_top", "right_thigh_top")  # fmt: skip
 # A joint belongs to the part of the first of these landmarks met walking up the skeleton (torso if none).
 _PART_ROOTS = (
     ("left_ankle", LEFT_FOOT), ("right_ankle", RIGHT_FOOT), ("left_knee", LEFT_LOWER_LEG),
@@ -49,32 +51,38 @@ _PART_ROOTS = (
     ("left_elbow", LEFT_LOWER_ARM), ("right_elbow", RIGHT_LOWER_ARM), ("left_shoulder", LEFT_UPPER_ARM),
     ("right_shoulder", RIGHT_UPPER_ARM), ("neck", HEAD),
 )  # fmt: skip
+THIGH_TOP_SPAN = (0.1, 0.45)
+"""The top of the thigh, as shares of the hip-to-knee length below the hip joint: what the shortest
+skirts cover, short of the hip itself, where an upper garment's hem can hang."""
 # Part id -> group of the prior table.
 _GROUP = ("none", "head", "torso", "upper_arm", "upper_arm", "lower_arm", "lower_arm", "upper_leg",
-          "upper_leg", "lower_leg", "lower_leg", "foot", "foot")  # fmt: skip
-_GROUPS = ("head", "torso", "upper_arm", "lower_arm", "upper_leg", "lower_leg", "foot")
-# How likely each class is on each body-part group (head, torso, upper arm, lower arm, upper leg, lower leg, foot).
+          "upper_leg", "lower_leg", "lower_leg", "foot", "foot", "chest", "thigh_top", "thigh_top")  # fmt: skip
+_GROUPS = ("head", "chest", "torso", "upper_arm", "lower_arm", "thigh_top", "upper_leg", "lower_leg", "foot")
+# How likely each class is on each body-part group, in _GROUPS order. The torso below the chest is where
+# an upper garment's hem and a lower garment's waist meet, so both are likely there.
 GARMENT_PRIORS = {
-    "skin": (0.95, 0.15, 0.5, 0.9, 0.3, 0.7, 0.9),
-    "short_sleeve_upper": (0.02, 0.9, 0.6, 0.05, 0.2, 0.02, 0.01),
-    "long_sleeve_upper": (0.02, 0.9, 0.9, 0.8, 0.2, 0.02, 0.01),
-    "no_sleeve_upper": (0.02, 0.85, 0.1, 0.02, 0.2, 0.02, 0.01),
-    "tube": (0.02, 0.8, 0.05, 0.02, 0.15, 0.02, 0.01),
-    "dress": (0.02, 0.9, 0.3, 0.05, 0.9, 0.4, 0.02),
-    "skirt": (0.01, 0.25, 0.02, 0.02, 0.9, 0.35, 0.02),
-    "long_pants": (0.01, 0.25, 0.02, 0.02, 0.9, 0.9, 0.15),
-    "short_pants": (0.01, 0.25, 0.02, 0.02, 0.8, 0.1, 0.01),
+    "skin": (0.95, 0.15, 0.1, 0.5, 0.9, 0.1, 0.4, 0.7, 0.9),
+    "short_sleeve_upper": (0.02, 0.9, 0.7, 0.6, 0.05, 0.1, 0.1, 0.02, 0.01),
+    "long_sleeve_upper": (0.02, 0.9, 0.7, 0.9, 0.8, 0.1, 0.1, 0.02, 0.01),
+    "no_sleeve_upper": (0.02, 0.85, 0.7, 0.1, 0.02, 0.1, 0.1, 0.02, 0.01),
+    "tube": (0.02, 0.8, 0.6, 0.05, 0.02, 0.1, 0.1, 0.02, 0.01),
+    "dress": (0.02, 0.9, 0.9, 0.3, 0.05, 0.95, 0.8, 0.4, 0.02),
+    "skirt": (0.01, 0.02, 0.5, 0.02, 0.02, 0.95, 0.8, 0.35, 0.02),
+    "long_pants": (0.01, 0.02, 0.5, 0.02, 0.02, 0.95, 0.9, 0.9, 0.15),
+    "short_pants": (0.01, 0.02, 0.5, 0.02, 0.02, 0.95, 0.6, 0.1, 0.01),
 }
-# Groups whose pixels seed each class's colour model: parts the class covers in nearly every outfit
-# (never the hands or lower legs, which are often bare).
+# Groups whose pixels seed each class's colour model: parts the class covers in nearly every outfit and
+# the other classes of that outfit do not (not the lower torso, where the hem and the waist overlap;
+# never the hands or lower legs, which are often bare).
 _SEED_GROUPS = {
-    "skin": ("head",), "short_sleeve_upper": ("torso",), "long_sleeve_upper": ("torso",),
-    "no_sleeve_upper": ("torso",), "tube": ("torso",), "dress": ("torso", "upper_leg"),
-    "skirt": ("upper_leg",), "long_pants": ("upper_leg",), "short_pants": ("upper_leg",),
+    "skin": ("head",), "short_sleeve_upper": ("chest",), "long_sleeve_upper": ("chest",),
+    "no_sleeve_upper": ("chest",), "tube": ("chest",), "dress": ("chest", "thigh_top"),
+    "skirt": ("thigh_top",), "long_pants": ("thigh_top",), "short_pants": ("thigh_top",),
 }  # fmt: skip
 _SKIN_LABEL = {HEAD: ATR_LABELS["face"], LEFT_UPPER_ARM: 14, LEFT_LOWER_ARM: 14, RIGHT_UPPER_ARM: 15,
                RIGHT_LOWER_ARM: 15, LEFT_UPPER_LEG: 12, LEFT_LOWER_LEG: 12, RIGHT_UPPER_LEG: 13,
-               RIGHT_LOWER_LEG: 13, LEFT_FOOT: 9, RIGHT_FOOT: 10}  # fmt: skip
+               RIGHT_LOWER_LEG: 13, LEFT_FOOT: 9, RIGHT_FOOT: 10, LEFT_THIGH_TOP: 12, RIGHT_THIGH_TOP: 13}  # fmt: skip
+_TORSO_PARTS = (TORSO, CHEST)
 
 
 @dataclass
@@ -99,8 +107,12 @@ class ParsingOptions:
     """Frames on each side whose probabilities are averaged in (0 = none)."""
     temporal_weight: float = 0.5
     """Weight of each neighbouring frame relative to the frame itself."""
-    seed_erosion_px: int = 2
-    """Seed pixels keep this distance from the edges of their body part."""
+    seed_erosion: float = 0.005
+    """Seed pixels keep this distance from the edges of their body part (where the rendered body and the
+    clothes disagree most), as a share of the image side, at least one pixel (0: none)."""
+    anchor_seeds: bool = True
+    """Seed pixels stay in their class's samples at every re-estimation, so a shade or stripe of a garment
+    that another class's model happens to explain better is not lost from the garment's model."""
     max_samples: int = 20000
     """Pixels per class used to fit its model."""
     seed: int = 0
@@ -123,11 +135,28 @@ def joint_parts(parents: list[int], landmark_joints: dict[str, int]) -> np.ndarr
 
 
 def face_parts(body: BodyModel) -> np.ndarray:
-    """[faces] body-part id of every face: its vertices' dominant-joint part, by majority."""
+    """[faces] body-part id of every face: its vertices' dominant-joint part, by majority; then the torso
+    above midway between the hips and the shoulders is the chest, and THIGH_TOP_SPAN of each upper leg is
+    its thigh top (heights along the rest body's hip-to-shoulder direction)."""
     parts = joint_parts(body.parents.tolist(), body.landmark_joints)
     vertex_parts = parts[body.skinning_weights.argmax(dim=1).cpu().numpy()]
     tri = vertex_parts[body.faces.cpu().numpy()]
-    return np.where(tri[:, 1] == tri[:, 2], tri[:, 1], tri[:, 0])
+    face = np.where(tri[:, 1] == tri[:, 2], tri[:, 1], tri[:, 0])
+    rest = body.rest()
+    joints = rest.joints.detach().cpu().double().numpy()
+    landmark = {name: joints[index] for name, index in body.landmark_joints.items()}
+    hips = 0.5 * (landmark["left_hip"] + landmark["right_hip"])
+    shoulders = 0.5 * (landmark["left_shoulder"] + landmark["right_shoulder"])
+    up = (shoulders - hips) / np.linalg.norm(shoulders - hips)
+    centroids = rest.vertices.detach().cpu().double().numpy()[body.faces.cpu().numpy()].mean(axis=1)
+    height = (centroids - hips) @ up
+    face = np.where((face == TORSO) & (height > 0.5 * (shoulders - hips) @ up), CHEST, face)
+    for side, leg, top in (("left", LEFT_UPPER_LEG, LEFT_THIGH_TOP), ("right", RIGHT_UPPER_LEG, RIGHT_THIGH_TOP)):
+        hip, knee = landmark[f"{side}_hip"], landmark[f"{side}_knee"]
+        depth = (hip - centroids) @ up / ((hip - knee) @ up)
+        in_span = (depth > THIGH_TOP_SPAN[0]) & (depth < THIGH_TOP_SPAN[1])
+        face = np.where((face == leg) & in_span, top, face)
+    return face
 
 
 def resized_camera(camera: PinholeCamera, size: tuple[int, int]) -> PinholeCamera:
@@ -207,7 +236,7 @@ def fill_parts(body_parts: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def prior_table(classes: list[str]) -> np.ndarray:
-    """[13, C] prior of each class on each body-part id (0 on the background)."""
+    """[parts, C] prior of each class on each body-part id (0 on the background)."""
     table = np.zeros((len(PART_NAMES), len(classes)))
     for part in range(1, len(PART_NAMES)):
         group = _GROUPS.index(_GROUP[part])
@@ -218,12 +247,12 @@ def prior_table(classes: list[str]) -> np.ndarray:
 def seed_pixels(parts: np.ndarray, classes: list[str], options: ParsingOptions) -> np.ndarray:
     """[F, H, W] class index whose model each pixel seeds, -1 for none: the class's most certain parts."""
     seeds = np.full(parts.shape, -1, dtype=np.int64)
+    erosion = max(1, round(options.seed_erosion * max(parts.shape[1:]))) if options.seed_erosion > 0 else 0
     for index, name in enumerate(classes):
         ids = [p for p in range(1, len(PART_NAMES)) if _GROUP[p] in _SEED_GROUPS[name]]
         region = np.isin(parts, ids)
-        if options.seed_erosion_px > 0:
-            structure = np.ones((1, 3, 3), dtype=bool)
-            region = ndimage.binary_erosion(region, structure, iterations=options.seed_erosion_px)
+        if erosion > 0:
+            region = ndimage.binary_erosion(region, np.ones((1, 3, 3), dtype=bool), iterations=erosion)
         seeds[region & (seeds < 0)] = index
     return seeds
 
@@ -258,7 +287,7 @@ def skin_labels(parts: np.ndarray) -> np.ndarray:
     labels = np.zeros(parts.shape, dtype=np.uint8)
     for part, label in _SKIN_LABEL.items():
         labels[parts == part] = label
-    torso = parts == TORSO
+    torso = np.isin(parts, _TORSO_PARTS)
     if torso.any():
         left = np.isin(parts, (LEFT_UPPER_ARM, LEFT_LOWER_ARM))
         right = np.isin(parts, (RIGHT_UPPER_ARM, RIGHT_LOWER_ARM))
@@ -301,7 +330,9 @@ def parse_garments(
     inside = masks.reshape(-1)
     flat_features = features.reshape(-1, features.shape[-1])[inside]
     log_prior = np.log(prior_table(classes)[parts.reshape(-1)[inside]].clip(min=1e-6))
-    assignment = seed_pixels(parts, classes, options).reshape(-1)[inside]
+    seeds = seed_pixels(parts, classes, options).reshape(-1)[inside]
+    seeded = seeds >= 0
+    assignment = seeds
     for _ in range(options.iterations + 1):
         log_like = np.full((flat_features.shape[0], len(classes)), -np.inf)
         for index in range(len(classes)):
@@ -314,10 +345,11 @@ def parse_garments(
         log_posterior = np.full(masks.shape + (len(classes),), -1e3, dtype=np.float32)
         log_posterior.reshape(-1, len(classes))[inside] = log_like + log_prior
         prob = class_probabilities(log_posterior, options)
-        assignment = prob.reshape(-1, len(classes))[inside].argmax(-1)
+        decided = prob.reshape(-1, len(classes))[inside].argmax(-1)
+        assignment = np.where(seeded, seeds, decided) if options.anchor_seeds else decided
     labels = np.zeros(masks.shape, dtype=np.uint8)
     winner = np.zeros(masks.shape, dtype=np.int64)
-    winner.reshape(-1)[inside] = assignment
+    winner.reshape(-1)[inside] = decided
     for frame in range(masks.shape[0]):
         skin = skin_labels(parts[frame])
         frame_labels = skin.copy()

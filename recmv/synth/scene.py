@@ -17,12 +17,18 @@ from recmv.body.skinning_field import SkinningGrid, diffuse_skinning_weights
 from recmv.errors import InputFileError, RecmvError
 from recmv.render.camera import PinholeCamera
 from recmv.synth.config import SynthConfig
+from recmv.synth.dynamics import (
+    HANGING_GARMENTS,
+    animate_garment,
+    garment_freedom,
+    smooth_weights,
+)
 from recmv.synth.layering import tuck_under
-from recmv.synth.dynamics import HANGING_GARMENTS, animate_garment, garment_freedom, smooth_weights
 from recmv.synth.motions import motion_frames, motion_poses
 from recmv.tables import CURVES_BOUNDING, GARMENT_TYPES, LOWER_GARMENTS, UPPER_GARMENTS
 from recmv.templates.body_geometry import BodyGeometry
-from recmv.templates.garments import GarmentParams, GarmentTemplate, build_garment
+from recmv.templates.cache import garment_template
+from recmv.templates.garments import GarmentParams, GarmentTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +158,7 @@ def build_garments(config: SynthConfig, geometry: BodyGeometry, rng: np.random.G
         if external is not None and external.kind == kind:
             templates.append(external)
             continue
-        templates.append(build_garment(kind, geometry, params[kind]))
+        templates.append(garment_template(kind, geometry, params[kind]))
     if external is not None and external.kind not in config.garments:
         templates.append(external)
     uppers = [t for t in templates if t.kind in UPPER_GARMENTS]

@@ -20,7 +20,8 @@ from recmv.errors import InputFileError, RecmvError
 from recmv.evaluation.baseline import load_skinning_grid
 from recmv.render.camera import PinholeCamera
 from recmv.templates.body_geometry import BodyGeometry
-from recmv.templates.garments import GarmentParams, GarmentTemplate, build_garment
+from recmv.templates.cache import garment_template
+from recmv.templates.garments import GarmentParams, GarmentTemplate
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def load_fit_data(
     rest = body.rest(shape)
     grid = load_skinning_grid(subject, meta, rest.vertices)
     geometry = BodyGeometry.from_body_model(body, shape)
-    templates = [build_garment(kind, geometry, GarmentParams.defaults(kind)) for kind in garments]
+    templates = [garment_template(kind, geometry, GarmentParams.defaults(kind)) for kind in garments]
     return FitData(
         subject=subject,
         meta=meta,
