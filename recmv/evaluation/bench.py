@@ -89,7 +89,8 @@ DEFAULT_SUBJECTS = (
 )
 SUITES = {
     "default": BenchSuite("default", DEFAULT_SUBJECTS),
-    # CPU-sized: the same subjects, 8 + 4 frames at 128², a third of the fast preset's epochs.
+    # CPU-sized: the same subjects, 8 + 4 frames at 128², about a third of the fast preset's epochs, and
+    # the extracted meshes without their GLB and videos.
     "quick": BenchSuite(
         "quick",
         tuple(dataclasses.replace(s, frames=8, large_motion_frames=4) for s in DEFAULT_SUBJECTS),
@@ -97,6 +98,7 @@ SUITES = {
         grid_resolution=64,
         fit=FitScale(epochs=10, working_size=128, sdf_init_iterations=150),
         eval_samples=20_000,
+        extract_media=False,
     ),
 }
 

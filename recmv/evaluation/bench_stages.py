@@ -59,14 +59,17 @@ def skinning_stage(subject: str, resolution: int) -> dict:
 def fit_stage(subject: str, run: str, preset: str, overrides: dict, segment: str) -> dict:
     from recmv.training.fit import fit_subject
 
-    summary = fit_subject(subject, run, preset=preset, overrides=overrides, segment=segment, progress=False)
+    # The eval reads `recmv extract`'s meshes, so the fit's own per-frame meshes would be written for nothing.
+    summary = fit_subject(
+        subject, run, preset=preset, overrides=overrides, segment=segment, write_meshes=False, progress=False
+    )
     return {"iterations": summary.iterations, "timings": summary.timings}
 
 
 def large_motion_stage(subject: str, run: str) -> dict:
     from recmv.training.large_motion import fit_large_motion
 
-    summary = fit_large_motion(subject, run, progress=False)
+    summary = fit_large_motion(subject, run, write_meshes=False, progress=False)
     return {"iterations": summary.iterations, "timings": summary.timings}
 
 
