@@ -2,10 +2,11 @@
 
 For each subject of a suite: synth, skinning (the subject's grid recomputed, as `recmv prepare` would),
 then per preset fit (the rotation segment), large_motion (REC-MV's second phase, on the large-motion
-segment, when the subject has one), extract (the frames of both) and eval, plus the "template only, no fitting" baseline
-(`template_baseline`) evaluated the same way. Each stage runs in its own spawned process, so its wall
-time and peak resident memory are its own; a failing stage is recorded with its error and the stages
-that need its output are skipped, never the whole bench.
+segment, when the subject has one), extract (the frames of both) and eval, plus the "template only, no
+fitting" baseline (`template_baseline`) evaluated the same way. Each stage runs in its own process (forked
+from a server that has the stage modules loaded), so its wall time and peak resident memory are its own;
+a failing stage is recorded with its error and the stages that need its output are skipped, never the
+whole bench.
 
 Layout of OUT: bench.json, bench.md, subjects/<name>/, runs/<name>/<preset>/ (fit; large_motion/ inside),
 runs/<name>/<preset>_extract/, runs/<name>/template/, logs/<name>_<method>_<stage>.log.
