@@ -32,7 +32,8 @@ from recmv.preprocess import parsing as parts_ids
 from recmv.tables import GARMENT_ATR_LABEL, GARMENT_TYPES, LOWER_GARMENTS, UPPER_GARMENTS, curve_owners, subject_curves
 
 FACE, LEFT_ARM, RIGHT_ARM, LEFT_LEG, RIGHT_LEG, LEFT_SHOE, RIGHT_SHOE = 11, 14, 15, 12, 13, 9, 10
-_TORSO_PARTS = (parts_ids.TORSO, parts_ids.CHEST, parts_ids.HEAD)
+# Skin over the trunk or the head (neck) is bare torso, never arm.
+_TRUNK_OR_HEAD_PARTS = (*parts_ids.TORSO_PARTS, parts_ids.HEAD)
 # Dilation (px) that makes pixels of two regions "adjacent"; garment pixels farther from the neighbour drop out.
 _REACH = 1
 # Parsing specks smaller than this share of the image (and 4 px) are dropped before tracing outlines.
@@ -90,7 +91,7 @@ def torso_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
     """[H, W] bool: skin labelled as arm (ATR has no torso label) that is really bare torso or neck."""
     arm_skin = np.isin(labels, (LEFT_ARM, RIGHT_ARM))
     if body_parts is not None:
-        return arm_skin & np.isin(body_parts, _TORSO_PARTS)
+        return arm_skin & np.isin(body_parts, _TRUNK_OR_HEAD_PARTS)
     components, _ = ndimage.label(arm_skin)
     near_face = ndimage.binary_dilation(labels == FACE, iterations=2)
     touching = np.unique(components[near_face & arm_skin])

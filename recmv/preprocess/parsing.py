@@ -82,7 +82,8 @@ _SEED_GROUPS = {
 _SKIN_LABEL = {HEAD: ATR_LABELS["face"], LEFT_UPPER_ARM: 14, LEFT_LOWER_ARM: 14, RIGHT_UPPER_ARM: 15,
                RIGHT_LOWER_ARM: 15, LEFT_UPPER_LEG: 12, LEFT_LOWER_LEG: 12, RIGHT_UPPER_LEG: 13,
                RIGHT_LOWER_LEG: 13, LEFT_FOOT: 9, RIGHT_FOOT: 10, LEFT_THIGH_TOP: 12, RIGHT_THIGH_TOP: 13}  # fmt: skip
-_TORSO_PARTS = (TORSO, CHEST)
+TORSO_PARTS = (TORSO, CHEST)
+"""Body parts of the trunk (below the neck, above the thighs)."""
 
 
 @dataclass
@@ -287,7 +288,7 @@ def skin_labels(parts: np.ndarray) -> np.ndarray:
     labels = np.zeros(parts.shape, dtype=np.uint8)
     for part, label in _SKIN_LABEL.items():
         labels[parts == part] = label
-    torso = np.isin(parts, _TORSO_PARTS)
+    torso = np.isin(parts, TORSO_PARTS)
     if torso.any():
         left = np.isin(parts, (LEFT_UPPER_ARM, LEFT_LOWER_ARM))
         right = np.isin(parts, (RIGHT_UPPER_ARM, RIGHT_LOWER_ARM))
