@@ -316,11 +316,21 @@ def reduce_metrics(result: dict, segments: dict[str, list[int]]) -> dict:
         by_segment = {}
         for segment, (first, last) in segments.items():
             rows = [f for f in garment["frames"] if first <= f["frame"] <= last]
-            by_segment[segment] = {key: _mean([row.get(key) for row in rows]) for key in SEGMENT_METRICS}
+            by_segment[segment] = segment_metrics(rows)
         garments[name] = {
             "mean": garment["mean"], "acceleration": garment["acceleration_cm_per_frame2"], "segments": by_segment,
         }
     return {"overall": result["overall"], "garments": garments, "frames": len(result["frames"])}
+
+
+def segment_metrics(rows: list[dict]) -> dict:
+    """Means over a segment's per-frame eval rows of SEGMENT_METRICS, the worst frame's mask IoU, and the
+    boundary error (each frame's mean over its loops, then the mean over frames)."""
+    out = {key: _mean([row.get(key) for row in rows]) for key in SEGMENT_METRICS}
+    ious = [row.get("mask_iou") for row in rows if isinstance(row.get("mask_iou"), (int, float))]
+    out["mask_iou_min"] = min(ious, default=None)
+    out["boundary_cm_mean"] = _mean([_mean(list((row.get("boundary_cm") or {}).values())) for row in rows])
+    return out
 
 
 def preset_ratios(records: list[MethodRecord], presets: tuple[str, ...]) -> dict:

@@ -47,6 +47,13 @@ def quality_rows(records: list[dict]) -> list[list[str]]:
     return rows
 
 
+SEGMENT_COLUMNS = (
+    ("chamfer_cm", "{:.2f}"), ("s2p_cm", "{:.2f}"), ("normal_consistency", "{:.3f}"), ("mask_iou", "{:.3f}"),
+    ("mask_iou_min", "{:.3f}"), ("boundary_cm_mean", "{:.2f}"),
+)
+SEGMENT_HEADERS = ("CD cm", "S2P cm", "NC", "IoU", "worst-frame IoU", "boundary cm")
+
+
 def segment_rows(records: list[dict]) -> list[list[str]]:
     rows = []
     for record in records:
@@ -54,7 +61,7 @@ def segment_rows(records: list[dict]) -> list[list[str]]:
             for segment, values in result.get("segments", {}).items():
                 rows.append(
                     [record["subject"], garment, record["method"], segment]
-                    + [cell(values.get(k), f) for k, f in (("chamfer_cm", "{:.2f}"), ("normal_consistency", "{:.3f}"), ("mask_iou", "{:.3f}"))]
+                    + [cell(values.get(k), f) for k, f in SEGMENT_COLUMNS]
                 )
     return rows
 
@@ -95,7 +102,7 @@ def bench_markdown(bench: dict) -> str:
     segments = segment_rows(records)
     if segments:
         lines += ["", "## Quality by segment", ""]
-        lines += markdown_table(["subject", "garment", "method", "segment", "CD cm", "NC", "IoU"], segments)
+        lines += markdown_table(["subject", "garment", "method", "segment", *SEGMENT_HEADERS], segments)
     lines += ["", "## Cost (wall time per stage; peak resident memory of the largest stage)", ""]
     cost_header = ["subject", "method", *(t for _, t in STAGE_COLUMNS), "total s", "peak GiB"]
     lines += markdown_table(cost_header, cost_rows(records))

@@ -16,7 +16,7 @@ from recmv.cli.main import main
 from recmv.evaluation import bench
 from recmv.evaluation.bench import (
     BenchSubject, BenchSuite, FitScale, MethodRecord, StageResult, fit_overrides, preset_ratios, run_stage,
-    shortened_config,
+    segment_metrics, shortened_config,
 )
 from recmv.report.bench_tables import bench_markdown
 from recmv.training.config import fast_config
@@ -77,6 +77,18 @@ def test_a_terminated_bench_takes_its_running_stage_with_it(tmp_path):
     assert bench.wait(timeout=30) == 128 + signal.SIGTERM
     with pytest.raises(ProcessLookupError):
         os.kill(stage_pid, 0)
+
+
+def test_segment_metrics_average_frames_and_keep_the_worst_iou():
+    rows = [
+        {"frame": 0, "chamfer_cm": 1.0, "s2p_cm": 2.0, "mask_iou": 0.9, "boundary_cm": {"hem": 1.0, "waist": 3.0}},
+        {"frame": 1, "chamfer_cm": 3.0, "s2p_cm": None, "mask_iou": 0.96, "boundary_cm": {"hem": 4.0, "waist": float("nan")}},
+    ]
+    out = segment_metrics(rows)
+    assert out["chamfer_cm"] == pytest.approx(2.0) and out["s2p_cm"] == pytest.approx(2.0)
+    assert out["mask_iou"] == pytest.approx(0.93) and out["mask_iou_min"] == pytest.approx(0.9)
+    assert out["boundary_cm_mean"] == pytest.approx((2.0 + 4.0) / 2)
+    assert segment_metrics([])["mask_iou_min"] is None
 
 
 def record(method: str, fit_s: float, chamfer: float) -> MethodRecord:
