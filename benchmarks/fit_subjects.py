@@ -8,7 +8,7 @@ normal consistency and Chamfer. Then, in this process on the first subject, time
 presets after a warm-up.
 
 Usage: python benchmarks/fit_subjects.py [--sizes 256,512] [--pairs short_sleeve_upper+skirt,long_sleeve_upper+long_pants]
-       [--work /tmp/recmv_bench_fit] [--iterations 3] [--out bench_fit.json]
+       [--work /tmp/recmv_bench_fit] [--iterations 3] [--out bench_fit.json] [--timing-only]
 """
 
 from __future__ import annotations
@@ -94,13 +94,14 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/recmv_bench_fit")
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per preset")
     parser.add_argument("--out", default="bench_fit.json")
+    parser.add_argument("--timing-only", action="store_true", help="only the fast / reference seconds per iteration")
     args = parser.parse_args()
     work = Path(args.work)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     records = []
     print("| subject | size | garment | fit wall (s) | peak RSS (GiB) | IoU min | IoU mean | S2P (cm) | NC | CD (cm) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for pair in args.pairs.split(","):
+    for pair in [] if args.timing_only else args.pairs.split(","):
         garments = tuple(pair.split("+"))
         for size in (int(s) for s in args.sizes.split(",")):
             subject = subject_for(work, garments, size, args.frames)
