@@ -12,7 +12,7 @@ scale nor where the camera stands, so each frame's meshes are first carried into
 the similarity that takes the prepared subject's fitted body onto the GT body (both are Anny
 bodies with one topology), as body reconstructions are scored after Procrustes alignment.
 
-Usage: python benchmarks/prepare_subject.py --size 512 --frames 30 [--subject SYNTH_DIR] [--out DIR] [--reconstruct]
+Usage: python benchmarks/prepare_subject.py --size 512 --frames 30 [--motion walk|rotate] [--subject SYNTH_DIR] [--out DIR] [--reconstruct]
 """
 
 from __future__ import annotations
@@ -42,17 +42,20 @@ from recmv.preprocess.masks import mask_iou
 from recmv.preprocess.pipeline import PrepareOptions, prepare_subject
 from recmv.preprocess.video import CropBox, crop_image
 from recmv.synth.config import RealismParams, SynthConfig
+from recmv.synth.motions import MOTIONS
 from recmv.synth.writer import synthesize
 from recmv.tables import GARMENT_ATR_LABEL
 from recmv.training.fit import fit_subject
 
 
-def make_subject(out: Path, size: int, frames: int, garments: tuple[str, ...], keyframe_every: int) -> None:
+def make_subject(
+    out: Path, size: int, frames: int, garments: tuple[str, ...], keyframe_every: int, motion: str = "walk"
+) -> None:
     realism = RealismParams(
         background="texture", light_jitter=0.3, image_noise=3.0, motion_blur_px=2.0, camera_shake_px=1.5, video=True
     )
     config = SynthConfig(
-        garments=garments, motion="walk", frames=frames, size=size, seed=3, keyframe_every=keyframe_every,
+        garments=garments, motion=motion, frames=frames, size=size, seed=3, keyframe_every=keyframe_every,
         grid_resolution=32, realism=realism,
     )  # fmt: skip
     synthesize(config, out)
@@ -204,6 +207,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--garments", default="short_sleeve_upper,skirt")
     parser.add_argument("--keyframe-every", type=int, default=5)
+    parser.add_argument(
+        "--motion", default="walk", choices=sorted(MOTIONS),
+        help="motion of the rendered subject: walk (in place, turning slowly left and right), rotate (one full "
+        "turn, as REC-MV's clips) or dance",
+    )  # fmt: skip
     parser.add_argument("--fit-iterations", type=int, default=200)
     parser.add_argument(
         "--quick-fit", action="store_true",
@@ -221,7 +229,7 @@ def main() -> None:
     synth = Path(args.subject) if args.subject else work / "synth"
     if not args.subject:
         start = time.perf_counter()
-        make_subject(synth, args.size, args.frames, garments, args.keyframe_every)
+        make_subject(synth, args.size, args.frames, garments, args.keyframe_every, args.motion)
         print(f"synth: {time.perf_counter() - start:.1f} s")
     size = SubjectMeta.load(synth).image_size[0]
     options = PrepareOptions(garments=garments, size=size, keyframe_every=args.keyframe_every)
