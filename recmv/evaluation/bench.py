@@ -327,8 +327,8 @@ def segment_metrics(rows: list[dict]) -> dict:
     """Means over a segment's per-frame eval rows of SEGMENT_METRICS, the worst frame's mask IoU, and the
     boundary error (each frame's mean over its loops, then the mean over frames)."""
     out = {key: _mean([row.get(key) for row in rows]) for key in SEGMENT_METRICS}
-    ious = [row.get("mask_iou") for row in rows if isinstance(row.get("mask_iou"), (int, float))]
-    out["mask_iou_min"] = min(ious, default=None)
+    ious = [row.get("mask_iou") for row in rows]
+    out["mask_iou_min"] = min((v for v in ious if isinstance(v, (int, float)) and math.isfinite(v)), default=None)
     out["boundary_cm_mean"] = _mean([_mean(list((row.get("boundary_cm") or {}).values())) for row in rows])
     return out
 

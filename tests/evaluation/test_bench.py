@@ -89,6 +89,7 @@ def test_segment_metrics_average_frames_and_keep_the_worst_iou():
     assert out["mask_iou"] == pytest.approx(0.93) and out["mask_iou_min"] == pytest.approx(0.9)
     assert out["boundary_cm_mean"] == pytest.approx((2.0 + 4.0) / 2)
     assert segment_metrics([])["mask_iou_min"] is None
+    assert segment_metrics([{"mask_iou": float("nan")}, {"mask_iou": 0.5}])["mask_iou_min"] == 0.5
 
 
 def record(method: str, fit_s: float, chamfer: float) -> MethodRecord:
