@@ -99,9 +99,11 @@ def main() -> None:
     work = Path(args.work)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     records = []
-    print("| subject | size | garment | fit wall (s) | peak RSS (GiB) | IoU min | IoU mean | S2P (cm) | NC | CD (cm) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for pair in [] if args.timing_only else args.pairs.split(","):
+    pairs = [] if args.timing_only else args.pairs.split(",")
+    if pairs:
+        print("| subject | size | garment | fit wall (s) | peak RSS (GiB) | IoU min | IoU mean | S2P (cm) | NC | CD (cm) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+    for pair in pairs:
         garments = tuple(pair.split("+"))
         for size in (int(s) for s in args.sizes.split(",")):
             subject = subject_for(work, garments, size, args.frames)

@@ -49,7 +49,7 @@ from recmv.training.fit import fit_subject
 
 
 def make_subject(
-    out: Path, size: int, frames: int, garments: tuple[str, ...], keyframe_every: int, motion: str = "walk"
+    out: Path, size: int, frames: int, garments: tuple[str, ...], keyframe_every: int, motion: str
 ) -> None:
     realism = RealismParams(
         background="texture", light_jitter=0.3, image_noise=3.0, motion_blur_px=2.0, camera_shake_px=1.5, video=True

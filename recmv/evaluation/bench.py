@@ -327,8 +327,7 @@ def segment_metrics(rows: list[dict]) -> dict:
     """Means over a segment's per-frame eval rows of SEGMENT_METRICS, the worst frame's mask IoU, and the
     boundary error (each frame's mean over its loops, then the mean over frames)."""
     out = {key: _mean([row.get(key) for row in rows]) for key in SEGMENT_METRICS}
-    ious = [row.get("mask_iou") for row in rows]
-    out["mask_iou_min"] = min((v for v in ious if isinstance(v, (int, float)) and math.isfinite(v)), default=None)
+    out["mask_iou_min"] = min(_finite([row.get("mask_iou") for row in rows]), default=None)
     out["boundary_cm_mean"] = _mean([_mean(list((row.get("boundary_cm") or {}).values())) for row in rows])
     return out
 
@@ -369,8 +368,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
 
+def _finite(values: list) -> list[float]:
+    """The values that are finite numbers (None, NaN and inf dropped)."""
+    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
 def _mean(values: list) -> float | None:
-    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    finite = _finite(values)
     return sum(finite) / len(finite) if finite else None
 
 
