@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from recmv.errors import RecmvError
-from recmv.evaluation.bench import SUITES, TEMPLATE_METHOD
+from recmv.evaluation.bench import SUITES, TEMPLATE_METHOD, BenchSuite
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", type=int, default=None,
         help="image side of the synthetic subjects, pixels (default: the suite's, 256 for default and 128 for quick)",
     )
+    parser.add_argument(
+        "--subjects", default=None,
+        help="comma-separated names of the suite's subjects to run (default: all; e.g. dress)",
+    )
     parser.add_argument("--presets", default="fast", help="comma-separated presets to compare, e.g. fast,reference")
     parser.add_argument(
         "--in-process", action="store_true",
@@ -33,6 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", default="bench", help="folder for subjects, runs, logs, bench.json and bench.md")
     parser.set_defaults(func=run)
+
+
+def subset_of(suite: BenchSuite, names: str) -> BenchSuite:
+    """The suite with only the named subjects, in the suite's order."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [s.name for s in suite.subjects]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        raise RecmvError(f"--subjects: expected a comma-separated subset of {', '.join(known)}, got {names!r}")
+    return dataclasses.replace(suite, subjects=tuple(s for s in suite.subjects if s.name in wanted))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         if args.size < 64:
             raise RecmvError(f"--size: expected an image side of at least 64 pixels, got {args.size}")
         suite = dataclasses.replace(suite, size=args.size)
+    if args.subjects is not None:
+        suite = subset_of(suite, args.subjects)
     presets = tuple(p.strip() for p in args.presets.split(",") if p.strip())
     if len(set(presets)) != len(presets):
         raise RecmvError(f"--presets: each preset once, got {args.presets!r}")

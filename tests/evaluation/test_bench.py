@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recmv.cli.bench import subset_of
 from recmv.cli.main import main
 from recmv.evaluation import bench
 from recmv.evaluation.bench import (
@@ -160,6 +161,15 @@ def test_bench_rejects_unknown_presets_and_an_earlier_bench_folder(tmp_path, cap
     assert "already holds a bench" in capsys.readouterr().err
     assert main(["bench", "--size", "10", "--out", str(tmp_path / "small")]) == 2
     assert "--size" in capsys.readouterr().err
+    assert main(["bench", "--subjects", "dress,jumpsuit", "--out", str(tmp_path / "some")]) == 2
+    assert "--subjects" in capsys.readouterr().err and not (tmp_path / "some").exists()
+
+
+def test_subjects_option_keeps_the_named_subjects_in_suite_order():
+    suite = bench.SUITES["default"]
+    chosen = subset_of(suite, "dress, short_sleeve_upper+skirt")
+    assert [s.name for s in chosen.subjects] == ["short_sleeve_upper+skirt", "dress"]
+    assert chosen.size == suite.size and chosen.fit == suite.fit
 
 
 def test_markdown_of_a_bench_without_ratios_has_no_ratio_table():
