@@ -39,9 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def comma_separated(text: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated option value."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def subset_of(suite: BenchSuite, names: str) -> BenchSuite:
     """The suite with only the named subjects, in the suite's order."""
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    wanted = comma_separated(names)
     known = [s.name for s in suite.subjects]
     unknown = [n for n in wanted if n not in known]
     if unknown or not wanted:
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         suite = dataclasses.replace(suite, size=args.size)
     if args.subjects is not None:
         suite = subset_of(suite, args.subjects)
-    presets = tuple(p.strip() for p in args.presets.split(",") if p.strip())
+    presets = tuple(comma_separated(args.presets))
     if len(set(presets)) != len(presets):
         raise RecmvError(f"--presets: each preset once, got {args.presets!r}")
     bench = run_bench(suite, presets, args.out, isolated=not args.in_process)
