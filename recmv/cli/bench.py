@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from recmv.cli.options import comma_separated
 from recmv.errors import RecmvError
 from recmv.evaluation.bench import SUITES, TEMPLATE_METHOD, BenchSuite
 
@@ -37,11 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", default="bench", help="folder for subjects, runs, logs, bench.json and bench.md")
     parser.set_defaults(func=run)
-
-
-def comma_separated(text: str) -> list[str]:
-    """The non-empty, stripped items of a comma-separated option value."""
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def subset_of(suite: BenchSuite, names: str) -> BenchSuite:

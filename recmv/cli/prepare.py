@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from recmv.cli.options import comma_separated
 from recmv.preprocess.bodyfit import BodyFitOptions
 from recmv.tables import GARMENT_TYPES
 
@@ -48,7 +49,7 @@ def options_from_args(args: argparse.Namespace):
     from recmv.preprocess.pipeline import PrepareOptions
 
     return PrepareOptions(
-        garments=tuple(g.strip() for g in args.garments.split(",") if g.strip()),
+        garments=tuple(comma_separated(args.garments)),
         size=args.size, fps=args.fps, margin=args.margin, keyframe_every=args.keyframe_every, focal=args.focal,
         body_model=args.body_model, topology=args.topology, grid_resolution=args.grid_resolution,
         masks=args.masks, parsing=args.parsing, normals=args.normals, smpl=args.smpl, curves=args.curves,

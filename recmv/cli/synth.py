@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from recmv.cli.options import comma_separated
 from recmv.errors import RecmvError
 from recmv.synth.config import NoiseParams, RealismParams, SynthConfig
 from recmv.synth.motions import MOTIONS
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> SynthConfig:
-    garments = tuple(g.strip() for g in args.garments.split(",") if g.strip())
+    garments = tuple(comma_separated(args.garments))
     for name, value in (("--frames", args.frames), ("--size", args.size), ("--grid-resolution", args.grid_resolution)):
         if value < 1:
             raise RecmvError(f"{name} must be a positive integer, got {value}")
