@@ -1,4 +1,5 @@
-"""DCT smoothness of trajectories (REC-MV §5.15, with the translation included)."""
+"""Terms on the body trajectory: DCT smoothness (REC-MV §5.15, with the translation included) and a
+prior that keeps refined poses near the input poses (not in REC-MV)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,18 @@ def dct_windows(frames: torch.Tensor, num_frames: int, window: int) -> torch.Ten
     length = min(window, num_frames)
     start = (frames - length // 2).clamp(0, num_frames - length)
     return start[:, None] + torch.arange(length, device=frames.device)[None]
+
+
+def pose_prior_loss(vertices: torch.Tensor, given: torch.Tensor, scale: float = 0.005) -> torch.Tensor:
+    """Mean pseudo-Huber distance sqrt(1 + (d / scale)^2) - 1 of the refined body's vertices from where
+    the input poses put them.
+
+    vertices, given: [B, V, 3] posed body vertices (refined, input). Measured on vertices rather than
+    on axis-angles so that translation, twist and every joint count in one unit, by how far they move
+    the body. Quadratic under `scale` metres, linear above: a bounded pull that the images can outweigh
+    where the input poses are wrong. Returns a scalar.
+    """
+    if vertices.shape != given.shape or vertices.shape[-1] != 3:
+        raise RecmvError(f"vertices, given: expected equal [B, V, 3], got {tuple(vertices.shape)}, {tuple(given.shape)}")
+    squared = (vertices - given).square().sum(-1) / scale**2
+    return (torch.sqrt(1.0 + squared) - 1.0).mean()

@@ -64,6 +64,9 @@ class LossWeights:
     """5.13 L1 colour of the appearance field at ray/surface points."""
     dct: float = 4.0
     """5.15 high-frequency DCT energy of posed joint trajectories (translation included)."""
+    pose_prior: float = 0.0
+    """Not in REC-MV: mean pseudo-Huber distance (5 mm scale) of the refined body's vertices from the
+    input poses' body, so that the refinement moves the body only where the images ask it to."""
     body_penetration: float = 0.0
     """Not in REC-MV: mean depth by which deformed garment vertices come within `penetration_margin`
     of the canonical body (or enter it)."""

@@ -31,7 +31,7 @@ from recmv.losses.deformation import deformation_consistency_loss, rigidity_loss
 from recmv.body.body_sdf import BodySDFGrid
 from recmv.losses.sdf import body_penetration_loss, eikonal_loss, eikonal_samples, surface_loss
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
-from recmv.losses.smoothness import dct_smoothness_loss, dct_windows
+from recmv.losses.smoothness import dct_smoothness_loss, dct_windows, pose_prior_loss
 from recmv.fields.deformation import deformation_jacobian
 from recmv.model.frame_params import FrameParameters
 from recmv.model.garment_model import GarmentModel, Subject
@@ -166,6 +166,7 @@ class Trainer:
     def _to_device(self) -> None:
         data, device = self.data, self.device
         data.images, data.normals, data.masks = data.images.to(device), data.normals.to(device), data.masks.to(device)
+        data.poses, data.trans = data.poses.to(device), data.trans.to(device)
         data.body.to(device)
         data.shape = data.shape.to(device)
         data.grid.weights = data.grid.weights.to(device)
@@ -338,6 +339,8 @@ class Trainer:
                 terms["colour"] = colour
         if weights.dct > 0 and model.frames.poses.requires_grad:
             terms["dct"] = self._dct(context.frames)
+        if weights.pose_prior > 0 and model.frames.poses.requires_grad:
+            terms["pose_prior"] = self._pose_prior(context)
         return terms
 
     def _regularisers(self, context: _IterationContext, with_rigidity: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -385,6 +388,13 @@ class Trainer:
         needed, inverse = torch.unique(windows, return_inverse=True)
         joints = self.model.pose(needed).joints
         return torch.stack([dct_smoothness_loss(joints[row], window=self.config.dct_window) for row in inverse]).mean()
+
+    def _pose_prior(self, context: _IterationContext) -> torch.Tensor:
+        """Distance of the batch's refined bodies from the bodies of its input poses and translations."""
+        data, frames = self.data, context.frames
+        with torch.no_grad():
+            given = data.body(data.poses[frames], data.shape, data.trans[frames]).vertices
+        return pose_prior_loss(context.body.vertices, given)
 
     # --- the loop ----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from recmv.losses.deformation import deformation_consistency_loss, geman_mcclure
 from recmv.losses.sdf import eikonal_loss, eikonal_samples, normal_alignment_loss, surface_loss
 from recmv.losses.shading import colour_loss, normal_loss, observed_normals, per_image_mean
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
-from recmv.losses.smoothness import dct_smoothness_loss, dct_windows
+from recmv.losses.smoothness import dct_smoothness_loss, dct_windows, pose_prior_loss
 
 
 def test_dilation_grows_a_pixel_into_a_square():
@@ -115,6 +115,21 @@ def test_dct_smoothness_penalises_jitter_not_smooth_motion():
     assert dct_smoothness_loss(smooth).item() == pytest.approx(0.0, abs=1e-12)
     assert dct_smoothness_loss(jitter).item() > 1e-3
     assert dct_smoothness_loss(smooth[:2]).item() == 0.0
+
+
+def test_pose_prior_is_quadratic_near_the_input_and_linear_far_from_it():
+    given = torch.randn(2, 50, 3, dtype=torch.float64)
+    assert pose_prior_loss(given, given).item() == 0.0
+    for distance in (0.001, 0.05):  # metres, against the 5 mm scale
+        moved = given + torch.tensor([0.0, distance, 0.0], dtype=torch.float64)
+        expected = math.sqrt(1 + (distance / 0.005) ** 2) - 1
+        assert pose_prior_loss(moved, given).item() == pytest.approx(expected, rel=1e-9)
+    # The pull on a vertex is bounded by 1 / scale however far it has gone (mean over 100 vertices).
+    far = (given + 1.0).requires_grad_()
+    pose_prior_loss(far, given).backward()
+    assert far.grad.norm(dim=-1).max().item() == pytest.approx(1 / 0.005 / 100, rel=1e-3)
+    with pytest.raises(RecmvError, match="vertices, given"):
+        pose_prior_loss(given, given[:, :10])
 
 
 def test_dct_windows_are_centred_and_clamped():

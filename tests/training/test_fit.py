@@ -20,7 +20,7 @@ from tests.training.conftest import tiny_config
 
 TERMS = (
     "silhouette", "deformation_consistency", "pc_sdf", "eikonal", "rigidity", "normal", "colour", "dct",
-    "body_penetration",
+    "body_penetration", "pose_prior",
 )
 
 
