@@ -33,7 +33,7 @@ from recmv.synth.config import SynthConfig
 from recmv.synth.writer import synthesize
 from recmv.training.config import preset_config
 from recmv.training.data import load_fit_data
-from recmv.training.trainer import Trainer, iterations_per_epoch
+from recmv.training.trainer import Trainer, iterations_per_epoch, total_iterations
 
 
 def subject_for(work: Path, garments: tuple[str, ...], size: int, frames: int) -> Path:
@@ -109,14 +109,12 @@ def preset_timing(subject: Path, preset: str, iterations: int, init_steps: int) 
     for index in range(iterations):
         trainer.step(batches[(index + 1) % len(batches)], stage)
     iteration = (time.perf_counter() - start) / iterations
-    per_stage = Counter(config.stage_at(epoch).name for epoch in range(config.epochs))
-    stages = {s.name: s for s in config.stages}
-    total_iterations = sum(n * iterations_per_epoch(data.num_frames, stages[name]) for name, n in per_stage.items())
-    refreshes = sum(
-        math.ceil(n * iterations_per_epoch(data.num_frames, stages[name]) / stages[name].refresh_every)
-        for name, n in per_stage.items()
-    )
-    projected = full_init * len(data.garments) * init_step + refreshes * refresh + total_iterations * iteration
+    per_stage = Counter()
+    for epoch in range(config.epochs):
+        per_stage[config.stage_at(epoch)] += iterations_per_epoch(data.num_frames, config.stage_at(epoch))
+    refreshes = sum(math.ceil(count / stage.refresh_every) for stage, count in per_stage.items())
+    iterations_total = total_iterations(config, data.num_frames)
+    projected = full_init * len(data.garments) * init_step + refreshes * refresh + iterations_total * iteration
     return PresetTiming(init_step, refresh, iteration, projected)
 
 
