@@ -15,6 +15,12 @@ def geman_mcclure(squared: torch.Tensor, scale: float) -> torch.Tensor:
     return 2.0 * ratio / (ratio + 4.0)
 
 
+def pseudo_huber(squared: torch.Tensor, scale: float) -> torch.Tensor:
+    """Robust penalty sqrt(1 + x / c^2) - 1 of squared lengths x: quadratic under c, linear above, so its
+    pull is bounded (gradient 1/c per unit length far away) but never vanishes. [...] -> [...]."""
+    return torch.sqrt(1.0 + squared / scale**2) - 1.0
+
+
 def deformation_consistency_loss(warped: torch.Tensor, skinned_only: torch.Tensor, scale: float = 0.01) -> torch.Tensor:
     """Mean rho(|W(v) - LBS(v)|^2, c): keeps warped points near their plain-skinned positions.
 
@@ -31,6 +37,20 @@ def rigidity_loss(jacobian: torch.Tensor, scale: float = 0.5) -> torch.Tensor:
         raise RecmvError(f"jacobian: expected [N, 3, 3], got {tuple(jacobian.shape)}")
     singular = torch.linalg.svdvals(jacobian).clamp_min(MIN_SINGULAR_VALUE)
     return geman_mcclure(torch.log(singular).square().sum(-1), scale).mean()
+
+
+def mean_offset_loss(offsets: torch.Tensor, scale: float = 0.01) -> torch.Tensor:
+    """Mean pseudo-Huber length of the non-rigid offsets [N, 3] under a garment's mean code.
+
+    Not in REC-MV. The offset network and the SDF can trade a static shape change between them: REC-MV's
+    consistency term saturates beyond ~2 cm and does not stop the offset from carrying it. Pulling the
+    offset of the average frame to zero puts the garment's rest shape in its SDF (and curves), so that
+    the canonical meshes and curves are the garment's own, and leaves the per-frame offsets free.
+    Returns a scalar.
+    """
+    if offsets.ndim != 2 or offsets.shape[-1] != 3:
+        raise RecmvError(f"offsets: expected [N, 3], got {tuple(offsets.shape)}")
+    return pseudo_huber(offsets.square().sum(-1), scale).mean()
 
 
 def offset_norm(offsets: torch.Tensor) -> torch.Tensor:

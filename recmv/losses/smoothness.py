@@ -7,6 +7,7 @@ import torch
 
 from recmv.errors import RecmvError
 from recmv.fields.latent import dct_basis
+from recmv.losses.deformation import pseudo_huber
 
 
 def dct_smoothness_loss(trajectory: torch.Tensor, window: int = 30, keep: int = 10) -> torch.Tensor:
@@ -49,5 +50,4 @@ def pose_prior_loss(vertices: torch.Tensor, given: torch.Tensor, scale: float = 
     """
     if vertices.shape != given.shape or vertices.shape[-1] != 3:
         raise RecmvError(f"vertices, given: expected equal [B, V, 3], got {tuple(vertices.shape)}, {tuple(given.shape)}")
-    squared = (vertices - given).square().sum(-1) / scale**2
-    return (torch.sqrt(1.0 + squared) - 1.0).mean()
+    return pseudo_huber((vertices - given).square().sum(-1), scale).mean()

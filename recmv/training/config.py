@@ -67,6 +67,9 @@ class LossWeights:
     pose_prior: float = 0.0
     """Not in REC-MV: mean pseudo-Huber distance (5 mm scale) of the refined body's vertices from the
     input poses' body, so that the refinement moves the body only where the images ask it to."""
+    mean_offset: float = 0.0
+    """Not in REC-MV: mean pseudo-Huber length (1 cm scale) of the non-rigid offset under each garment's
+    mean code, at marching-cubes vertices: the garment's rest shape goes into its SDF, not the offsets."""
     body_penetration: float = 0.0
     """Not in REC-MV: mean depth by which deformed garment vertices come within `penetration_margin`
     of the canonical body (or enter it)."""
@@ -168,6 +171,10 @@ class FitConfig:
     regulariser_points: int = 4096
     """Marching-cubes vertices per iteration (shared among garments) for the eikonal and rigidity terms."""
     dct_window: int = 30
+    pose_prior_sigma: float = 2.0
+    """Frames: the input poses and translations are smoothed in time by a Gaussian of this width before
+    the pose_prior term pulls towards them, so that it keeps their motion and not their frame-to-frame
+    jitter (0: the input as given)."""
     penetration_margin: float = 0.005
     """Metres garment vertices keep from the body surface under the body_penetration term."""
     box_margin: float = 0.12

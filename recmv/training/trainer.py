@@ -27,10 +27,11 @@ from tqdm import tqdm
 from recmv import fileio
 from recmv.errors import RecmvError
 from recmv.fields.sdf_init import closed_template, fit_sdf_to_mesh
-from recmv.losses.deformation import deformation_consistency_loss, rigidity_loss
+from recmv.losses.deformation import deformation_consistency_loss, mean_offset_loss, rigidity_loss
 from recmv.body.body_sdf import BodySDFGrid
 from recmv.losses.sdf import body_penetration_loss, eikonal_loss, eikonal_samples, surface_loss
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
+from recmv.geometry.temporal import smooth_axis_angles, smooth_points
 from recmv.losses.smoothness import dct_smoothness_loss, dct_windows, pose_prior_loss
 from recmv.fields.deformation import deformation_jacobian
 from recmv.model.frame_params import FrameParameters
@@ -124,6 +125,8 @@ class Trainer:
         self.ray_tree = TriangleTree()
         """Ray-casting tree of the posed scene, refitted from frame to frame."""
         self._to_device()
+        self.prior_poses = smooth_axis_angles(data.poses, config.pose_prior_sigma)
+        self.prior_trans = smooth_points(data.trans, config.pose_prior_sigma)
         self.curve_targets = load_curve_targets(data, self.device)
 
     # --- construction ---------------------------------------------------------------------------
@@ -318,7 +321,7 @@ class Trainer:
         return terms
 
     def _implicit_terms(self, context: _IterationContext, stage: Stage) -> dict[str, torch.Tensor]:
-        """pc-SDF, eikonal, rigidity, normal, colour and DCT terms (REC-MV 5.4, 5.10-5.15)."""
+        """pc-SDF, eikonal, rigidity, normal, colour and DCT terms (REC-MV 5.4, 5.10-5.15), pose prior and mean offset."""
         model, weights = self.model, stage.weights
         terms: dict[str, torch.Tensor] = {}
         if weights.pc_sdf > 0:
@@ -341,6 +344,8 @@ class Trainer:
             terms["dct"] = self._dct(context.frames)
         if weights.pose_prior > 0 and model.frames.poses.requires_grad:
             terms["pose_prior"] = self._pose_prior(context)
+        if weights.mean_offset > 0:
+            terms["mean_offset"] = self._mean_offset(context)
         return terms
 
     def _regularisers(self, context: _IterationContext, with_rigidity: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -389,11 +394,22 @@ class Trainer:
         joints = self.model.pose(needed).joints
         return torch.stack([dct_smoothness_loss(joints[row], window=self.config.dct_window) for row in inverse]).mean()
 
+    def _mean_offset(self, context: _IterationContext) -> torch.Tensor:
+        """Offsets under each garment's mean code over all frames, at a sample of its marching-cubes vertices."""
+        model = self.model
+        count = max(1, self.config.regulariser_points // len(self.meshes.vertices))
+        losses = []
+        for g, vertices in enumerate(self.meshes.vertices):
+            pick = torch.randperm(vertices.shape[0], generator=context.generator)[:count].to(self.device)
+            offsets = model.deformer(vertices.detach()[pick], model.frames.codes[:, g].mean(0), context.band)
+            losses.append(mean_offset_loss(offsets))
+        return torch.stack(losses).mean()
+
     def _pose_prior(self, context: _IterationContext) -> torch.Tensor:
-        """Distance of the batch's refined bodies from the bodies of its input poses and translations."""
+        """Distance of the batch's refined bodies from the bodies of its (smoothed) input poses and translations."""
         data, frames = self.data, context.frames
         with torch.no_grad():
-            given = data.body(data.poses[frames], data.shape, data.trans[frames]).vertices
+            given = data.body(self.prior_poses[frames], data.shape, self.prior_trans[frames]).vertices
         return pose_prior_loss(context.body.vertices, given)
 
     # --- the loop ----------------------------------------------------------------------------------

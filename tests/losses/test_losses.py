@@ -6,7 +6,9 @@ import torch
 
 from recmv.errors import RecmvError
 from recmv.geometry.rotations import axis_angle_to_matrix
-from recmv.losses.deformation import deformation_consistency_loss, geman_mcclure, offset_norm, rigidity_loss
+from recmv.losses.deformation import (
+    deformation_consistency_loss, geman_mcclure, mean_offset_loss, offset_norm, rigidity_loss,
+)
 from recmv.losses.sdf import eikonal_loss, eikonal_samples, normal_alignment_loss, surface_loss
 from recmv.losses.shading import colour_loss, normal_loss, observed_normals, per_image_mean
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
@@ -130,6 +132,19 @@ def test_pose_prior_is_quadratic_near_the_input_and_linear_far_from_it():
     assert far.grad.norm(dim=-1).max().item() == pytest.approx(1 / 0.005 / 100, rel=1e-3)
     with pytest.raises(RecmvError, match="vertices, given"):
         pose_prior_loss(given, given[:, :10])
+
+
+def test_mean_offset_is_zero_without_offsets_and_keeps_pulling_long_ones():
+    assert mean_offset_loss(torch.zeros(10, 3, dtype=torch.float64)).item() == 0.0
+    offsets = torch.tensor([[0.0, 0.005, 0.0], [0.04, 0.0, 0.03]], dtype=torch.float64, requires_grad=True)
+    expected = np.mean([math.sqrt(1 + 0.5**2) - 1, math.sqrt(1 + 5.0**2) - 1])  # 5 mm and 5 cm, 1 cm scale
+    loss = mean_offset_loss(offsets)
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    loss.backward()
+    # Unlike the consistency term's Geman-McClure, whose pull on a 5 cm offset has almost vanished.
+    assert offsets.grad[1].norm().item() == pytest.approx(5 / math.sqrt(26) / 0.01 / 2, rel=1e-9)
+    with pytest.raises(RecmvError, match="offsets"):
+        mean_offset_loss(offsets[0])
 
 
 def test_dct_windows_are_centred_and_clamped():

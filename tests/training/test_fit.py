@@ -11,6 +11,7 @@ import torch
 
 from recmv.cli.main import main
 from recmv.errors import InputFileError, RecmvError
+from recmv.geometry.temporal import smooth_axis_angles
 from recmv.training.config import LossWeights, reference_config
 from recmv.training.data import load_fit_data
 from recmv.training.fit import fit_subject
@@ -20,7 +21,7 @@ from tests.training.conftest import tiny_config
 
 TERMS = (
     "silhouette", "deformation_consistency", "pc_sdf", "eikonal", "rigidity", "normal", "colour", "dct",
-    "body_penetration", "pose_prior",
+    "body_penetration", "pose_prior", "mean_offset",
 )
 
 
@@ -65,6 +66,24 @@ def test_a_short_run_decreases_each_active_term(tiny_subject, initial_state, tmp
     if term == "silhouette":  # only MeshSDF's projection carries the silhouette into the SDFs
         changed = any(not torch.equal(a, p) for a, p in zip(sdf_before, trainer.model.sdfs.parameters(), strict=True))
         assert changed == (vertex_optimizer == "none")
+
+
+def test_the_pose_prior_pulls_towards_the_input_smoothed_in_time(tiny_subject, initial_state, tmp_path):
+    """With sigma 0 the refined poses start on the prior's target; with sigma > 0 the target is the
+    smoothed input, which the 4 frames of the tiny subject's motion do not follow exactly."""
+    weights = LossWeights(**{name: (1.0 if name == "pose_prior" else 0.0) for name in TERMS})
+    stage = dataclasses.replace(tiny_config().stages[0], weights=weights)
+    values = {}
+    for sigma in (0.0, 2.0):
+        trainer = Trainer(
+            tiny_config(stages=(stage,), pose_prior_sigma=sigma), load_fit_data(tiny_subject, 64), tmp_path / str(sigma)
+        )
+        trainer.model.load_state_dict(initial_state)
+        trainer.refresh_meshes(stage)
+        assert torch.equal(trainer.prior_poses, smooth_axis_angles(trainer.data.poses, sigma))
+        values[sigma] = trainer.evaluate(torch.arange(trainer.data.num_frames), stage)["pose_prior"]
+    assert values[0.0] == pytest.approx(0.0, abs=1e-6)
+    assert values[2.0] > 1e-3
 
 
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tiny_subject, tmp_path):
