@@ -66,10 +66,12 @@ class LossWeights:
     """5.15 high-frequency DCT energy of posed joint trajectories (translation included)."""
     pose_prior: float = 0.0
     """Not in REC-MV: mean pseudo-Huber distance (5 mm scale) of the refined body's vertices from the
-    input poses' body, so that the refinement moves the body only where the images ask it to."""
+    input poses' body (smoothed in time by `FitConfig.pose_prior_sigma`), so that the refinement moves
+    the body only where the images ask it to."""
     mean_offset: float = 0.0
     """Not in REC-MV: mean pseudo-Huber length (1 cm scale) of the non-rigid offset under each garment's
-    mean code, at marching-cubes vertices: the garment's rest shape goes into its SDF, not the offsets."""
+    mean code, at marching-cubes vertices: the garment's rest shape goes into its SDF, not the offsets
+    (on s2 the offsets otherwise lengthen the trousers by 4 cm in every frame)."""
     body_penetration: float = 0.0
     """Not in REC-MV: mean depth by which deformed garment vertices come within `penetration_margin`
     of the canonical body (or enter it)."""
@@ -169,7 +171,7 @@ class FitConfig:
     annealing_period: float = 2500.0
     """Deformer positional-encoding annealing: ratio = iteration / period + 0.5 (REC-MV)."""
     regulariser_points: int = 4096
-    """Marching-cubes vertices per iteration (shared among garments) for the eikonal and rigidity terms."""
+    """Marching-cubes vertices per iteration (shared among garments) for the eikonal, rigidity and mean-offset terms."""
     dct_window: int = 30
     pose_prior_sigma: float = 2.0
     """Frames: the input poses and translations are smoothed in time by a Gaussian of this width before
