@@ -348,14 +348,18 @@ class Trainer:
             terms["mean_offset"] = self._mean_offset(context)
         return terms
 
+    def _regulariser_sample(self, vertices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A garment's share of `regulariser_points` of its marching-cubes vertices [V, 3], detached -> [N, 3]."""
+        count = max(1, self.config.regulariser_points // len(self.meshes.vertices))
+        pick = torch.randperm(vertices.shape[0], generator=generator)[:count].to(self.device)
+        return vertices.detach()[pick]
+
     def _regularisers(self, context: _IterationContext, with_rigidity: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Eikonal and rigidity terms at marching-cubes vertices and their jitters (REC-MV 5.10, 5.12)."""
         model, generator = self.model, context.generator
-        count = max(1, self.config.regulariser_points // len(self.meshes.vertices))
         eikonal, rigidity = [], []
         for g, vertices in enumerate(self.meshes.vertices):
-            pick = torch.randperm(vertices.shape[0], generator=generator)[:count].to(self.device)
-            anchors = vertices.detach()[pick]
+            anchors = self._regulariser_sample(vertices, generator)
             box = self.boxes[g]
             samples = eikonal_samples(anchors, 0.01, (box.low, box.high), generator=generator)
             _, gradient = model.sdfs[g].sdf_and_gradient(samples, create_graph=True)
@@ -397,11 +401,10 @@ class Trainer:
     def _mean_offset(self, context: _IterationContext) -> torch.Tensor:
         """Offsets under each garment's mean code over all frames, at a sample of its marching-cubes vertices."""
         model = self.model
-        count = max(1, self.config.regulariser_points // len(self.meshes.vertices))
         losses = []
         for g, vertices in enumerate(self.meshes.vertices):
-            pick = torch.randperm(vertices.shape[0], generator=context.generator)[:count].to(self.device)
-            offsets = model.deformer(vertices.detach()[pick], model.frames.codes[:, g].mean(0), context.band)
+            anchors = self._regulariser_sample(vertices, context.generator)
+            offsets = model.deformer(anchors, model.frames.codes[:, g].mean(0), context.band)
             losses.append(mean_offset_loss(offsets))
         return torch.stack(losses).mean()
 
