@@ -15,12 +15,15 @@ import torch
 from recmv.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 
-def local_linear_weights(frames: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Weights of the frames t + k, k = -P .. P (P = 3 sigma, at most frames - 1), in frame t's smoothed value.
+def local_linear_weights(
+    frames: int, sigma: float, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights of the frames t + k, k = -P .. P (P = 3 sigma, at most frames - 1), in frame t's smoothed
+    value, and those frames' indices.
 
     The value at t of the Gaussian-weighted least-squares line through its window: rows sum to 1,
     and sum_k weight[t, k] * k = 0, so linear sequences are reproduced. Offsets outside the sequence
-    get weight 0. -> [frames, 2P + 1]
+    get weight 0 and an index clamped into it. -> weights [frames, 2P + 1], indices [frames, 2P + 1] long
     """
     half = min(math.ceil(3.0 * sigma), frames - 1)
     offsets = torch.arange(-half, half + 1, dtype=dtype, device=device)
@@ -30,13 +33,13 @@ def local_linear_weights(frames: int, sigma: float, dtype: torch.dtype, device: 
     moment0, moment1, moment2 = (
         (gauss * offsets**power).sum(-1, keepdim=True) for power in range(3)
     )
-    return gauss * (moment2 - offsets * moment1) / (moment0 * moment2 - moment1**2)
+    weights = gauss * (moment2 - offsets * moment1) / (moment0 * moment2 - moment1**2)
+    return weights, times.clamp(0, frames - 1)
 
 
-def _window_indices(frames: int, half: int, device: torch.device) -> torch.Tensor:
-    """[frames, 2 half + 1] frame indices t + k, clamped into the sequence (their weights are 0 outside)."""
-    offsets = torch.arange(-half, half + 1, device=device)
-    return (torch.arange(frames, device=device)[:, None] + offsets).clamp(0, frames - 1)
+def _weighted_sum(windows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """windows: [T, W, ...], weights: [T, W] -> [T, ...]"""
+    return (windows * weights.reshape(*weights.shape, *[1] * (windows.dim() - 2))).sum(1)
 
 
 def smooth_points(points: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -47,9 +50,8 @@ def smooth_points(points: torch.Tensor, sigma: float) -> torch.Tensor:
     frames = points.shape[0]
     if sigma <= 0 or frames < 2:
         return points
-    weights = local_linear_weights(frames, sigma, points.dtype, points.device)  # [T, W]
-    windows = points[_window_indices(frames, (weights.shape[1] - 1) // 2, points.device)]  # [T, W, ...]
-    return (windows * weights.reshape(*weights.shape, *[1] * (points.dim() - 1))).sum(1)
+    weights, indices = local_linear_weights(frames, sigma, points.dtype, points.device)
+    return _weighted_sum(points[indices], weights)
 
 
 def smooth_axis_angles(axis_angle: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -64,9 +66,8 @@ def smooth_axis_angles(axis_angle: torch.Tensor, sigma: float) -> torch.Tensor:
     frames = axis_angle.shape[0]
     if sigma <= 0 or frames < 2:
         return axis_angle
-    weights = local_linear_weights(frames, sigma, axis_angle.dtype, axis_angle.device)  # [T, W]
+    weights, indices = local_linear_weights(frames, sigma, axis_angle.dtype, axis_angle.device)  # [T, W]
     matrices = axis_angle_to_matrix(axis_angle)  # [T, ..., 3, 3]
-    windows = matrices[_window_indices(frames, (weights.shape[1] - 1) // 2, axis_angle.device)]  # [T, W, ..., 3, 3]
-    relative = matrix_to_axis_angle(matrices[:, None].transpose(-1, -2) @ windows)  # [T, W, ..., 3]
-    step = (relative * weights.reshape(*weights.shape, *[1] * (axis_angle.dim() - 1))).sum(1)
+    relative = matrix_to_axis_angle(matrices[:, None].transpose(-1, -2) @ matrices[indices])  # [T, W, ..., 3]
+    step = _weighted_sum(relative, weights)
     return matrix_to_axis_angle(matrices @ axis_angle_to_matrix(step))

@@ -35,13 +35,14 @@ def test_points_match_a_weighted_least_squares_line_through_each_window():
 
 
 def test_weights_sum_to_one_have_no_first_moment_and_are_gaussian_in_the_middle():
-    weights = local_linear_weights(20, 2.0, F64, torch.device("cpu"))
+    weights, indices = local_linear_weights(20, 2.0, F64, torch.device("cpu"))
     offsets = torch.arange(-6, 7, dtype=F64)
     assert torch.allclose(weights.sum(1), torch.ones(20, dtype=F64))
     assert torch.allclose((weights * offsets).sum(1), torch.zeros(20, dtype=F64), atol=1e-12)
     gauss = torch.exp(-0.5 * (offsets / 2.0) ** 2)
     assert torch.allclose(weights[10], gauss / gauss.sum())
     assert (weights[0, :6] == 0).all()  # frames before the first
+    assert indices[10].tolist() == list(range(4, 17)) and indices[0, :7].tolist() == [0] * 7
 
 
 def test_a_steady_motion_passes_unchanged_up_to_the_ends():
