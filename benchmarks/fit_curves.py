@@ -6,7 +6,7 @@ For each garment pair: synthesise the subject (rotate, --frames frames, then a w
 each coupling variant (and, with --large-motion, `--phase large-motion` after the default one), and
 measure:
 - 3D: per curve, the two-sided mean distance (cm) of RUN/curves/canonical.json to gt/curves/canonical.json
-  (recmv.evaluation.metrics.loop_distance), and its mean over curves;
+  (recmv.evaluation.curves.canonical_curve_errors), and its mean over curves;
 - 2D: on the rotation keyframes, the two-sided mean distance (px, subject resolution) between the
   annotated mask2fl points and the projection of RUN/curves/<frame>.json: annotated points to the
   nearest projected point of the whole curve, and projected points visible against the GT meshes
@@ -35,14 +35,7 @@ import trimesh
 from recmv.curves.visibility import visible_points
 from recmv.data import formats
 from recmv.data.frames import SubjectFolder
-from recmv.evaluation.metrics import loop_distance
-
-CM = 100.0
-
-
-def canonical_errors(curves: dict, gt: dict) -> dict[str, float]:
-    """Curve name -> two-sided mean distance (cm) between a curve and its GT loop."""
-    return {n: loop_distance(np.asarray(curves[n]), np.asarray(gt[n])) * CM for n in gt if n in curves}
+from recmv.evaluation.curves import canonical_curve_errors
 
 
 def projected_errors(subject: Path, curve_dir: Path, frames: list[int]) -> dict[str, float]:
@@ -78,7 +71,7 @@ def curve_quality(subject: Path, curve_dir: Path) -> dict:
     keyframes = [k for k in meta.keyframes if k <= rotation_end and (curve_dir / f"{k:06d}.json").exists()]
     gt = json.loads((subject / "gt" / "curves" / "canonical.json").read_text())
     learned = json.loads((curve_dir / "canonical.json").read_text())
-    errors_3d = canonical_errors(learned, gt)
+    errors_3d = canonical_curve_errors(learned, gt)
     errors_2d = projected_errors(subject, curve_dir, keyframes)
     return {
         "boundary_cm": errors_3d, "boundary_cm_mean": float(np.mean(list(errors_3d.values()))),

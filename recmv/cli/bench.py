@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from recmv import fileio
 from recmv.cli.options import comma_separated
 from recmv.errors import RecmvError
 from recmv.evaluation.bench import SUITES, TEMPLATE_METHOD, BenchSuite
@@ -32,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated names of the suite's subjects to run (default: all; e.g. dress)",
     )
     parser.add_argument("--presets", default="fast", help="comma-separated presets to compare, e.g. fast,reference")
+    parser.add_argument(
+        "--config", default=None, metavar="JSON",
+        help="a partial fit config, as `recmv fit --config`, laid over every preset's bench config "
+        "(e.g. {\"optim\": {\"sdf_lr\": 0.001}}): bench a setting before it becomes a default",
+    )
     parser.add_argument(
         "--in-process", action="store_true",
         help="run the stages in this process (quicker to start; peak memory is then the running maximum, not per stage)",
@@ -65,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     presets = tuple(comma_separated(args.presets))
     if len(set(presets)) != len(presets):
         raise RecmvError(f"--presets: each preset once, got {args.presets!r}")
-    bench = run_bench(suite, presets, args.out, isolated=not args.in_process)
+    changes = None if args.config is None else fileio.read_json_object(args.config)
+    bench = run_bench(
+        suite, presets, args.out, isolated=not args.in_process, config_changes=changes, config_source=f"--config {args.config}"
+    )
     out = Path(args.out)
     print((out / "bench.md").read_text(encoding="utf-8"))
     # Synth and skinning are shared by a subject's methods: count each failure once.

@@ -31,7 +31,7 @@ from recmv.evaluation.bench_stages import (
     template_stage,
 )
 from recmv.synth.config import SynthConfig
-from recmv.training.config import PRESETS, FitConfig, preset_config
+from recmv.training.config import PRESETS, FitConfig, merged_config, preset_config
 
 TEMPLATE_METHOD = "template only, no fitting"
 
@@ -253,11 +253,15 @@ def run_bench(
     progress: bool = True,
     isolated: bool = True,
     fit_configs: dict[str, FitConfig] | None = None,
+    config_changes: dict | None = None,
+    config_source: str = "--config",
 ) -> dict:
     """Run the suite; write OUT/bench.json and OUT/bench.md and return the bench.json content.
 
     isolated: each stage in its own process (see `run_stage`); fit_configs: preset -> the config to fit
-    with instead of the preset shortened by `suite.fit`.
+    with instead of the preset shortened by `suite.fit`; config_changes: a partial fit config (as `recmv
+    fit --config`, named config_source in errors) laid over every preset's config, so a setting can be
+    benched before it becomes a default.
     """
     unknown = [p for p in presets if p not in PRESETS]
     if unknown or not presets:
@@ -268,6 +272,8 @@ def run_bench(
     if (out / "bench.json").exists():
         raise RecmvError(f"--out {out} already holds a bench (bench.json): choose another folder")
     configs = {p: (fit_configs or {}).get(p) or shortened_config(p, suite.fit) for p in presets}
+    if config_changes:
+        configs = {p: merged_config(c, config_changes, config_source) for p, c in configs.items()}
     overrides = {p: fit_overrides(c) for p, c in configs.items()}
     started = time.perf_counter()
     records: list[MethodRecord] = []
@@ -276,20 +282,22 @@ def run_bench(
         for subject in suite.subjects:
             records += bench_subject(runner, suite, subject, presets, overrides)
             # Written after every subject, so a long bench that is stopped keeps what it measured.
-            bench = bench_document(suite, presets, configs, records, time.perf_counter() - started)
+            bench = bench_document(suite, presets, configs, records, time.perf_counter() - started, config_changes)
             bench["complete"] = len(records) == len(suite.subjects) * (len(presets) + 1)
             write_bench(bench, out)
     return bench
 
 
 def bench_document(
-    suite: BenchSuite, presets: tuple[str, ...], configs: dict[str, FitConfig], records: list[MethodRecord], wall: float
+    suite: BenchSuite, presets: tuple[str, ...], configs: dict[str, FitConfig], records: list[MethodRecord], wall: float,
+    config_changes: dict | None = None,
 ) -> dict:
     """The content of bench.json."""
     return {
         "suite": dataclasses.asdict(suite),
         "presets": list(presets),
         "fit_configs": {p: {"epochs": c.epochs, "working_size": c.working_size} for p, c in configs.items()},
+        "config_changes": config_changes or None,
         "machine": {
             "platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
             "load_average": [round(x, 1) for x in os.getloadavg()], "recmv": __version__, "torch": _torch_version(),

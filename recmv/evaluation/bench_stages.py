@@ -57,13 +57,20 @@ def skinning_stage(subject: str, resolution: int) -> dict:
 
 
 def fit_stage(subject: str, run: str, preset: str, overrides: dict, segment: str) -> dict:
+    """Fit the segment; the value holds the fit's iterations and timings, and where the subject has GT
+    curves the learned canonical curves' errors (cm) under "canonical_curves_cm"."""
+    from recmv.evaluation.curves import run_canonical_curve_errors
     from recmv.training.fit import fit_subject
 
     # The eval reads `recmv extract`'s meshes, so the fit's own per-frame meshes would be written for nothing.
     summary = fit_subject(
         subject, run, preset=preset, overrides=overrides, segment=segment, write_meshes=False, progress=False
     )
-    return {"iterations": summary.iterations, "timings": summary.timings}
+    value = {"iterations": summary.iterations, "timings": summary.timings}
+    errors = run_canonical_curve_errors(run, subject)
+    if errors is not None:
+        value["canonical_curves_cm"] = errors
+    return value
 
 
 def large_motion_stage(subject: str, run: str) -> dict:

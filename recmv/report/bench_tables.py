@@ -1,6 +1,9 @@
-"""bench.md: the Markdown tables of a `recmv bench` run (quality, quality by segment, cost, ratios)."""
+"""bench.md: the Markdown tables of a `recmv bench` run (quality, quality by segment, canonical curves, cost,
+ratios)."""
 
 from __future__ import annotations
+
+import json
 
 STAGE_COLUMNS = (
     ("synth", "synth s"), ("skinning", "skinning s"), ("fit", "fit s"), ("large_motion", "large-motion s"),
@@ -66,6 +69,17 @@ def segment_rows(records: list[dict]) -> list[list[str]]:
     return rows
 
 
+def canonical_curve_rows(records: list[dict]) -> list[list[str]]:
+    """One row per fitted record whose fit measured its canonical curves: each curve's error and their mean."""
+    rows = []
+    for record in records:
+        errors = ((record["stages"].get("fit") or {}).get("value") or {}).get("canonical_curves_cm")
+        if errors:
+            curves = ", ".join(f"{name} {value:.2f}" for name, value in errors.items())
+            rows.append([record["subject"], record["method"], curves, f"{sum(errors.values()) / len(errors):.2f}"])
+    return rows
+
+
 def cost_rows(records: list[dict]) -> list[list[str]]:
     rows = []
     for record in records:
@@ -93,6 +107,7 @@ def bench_markdown(bench: dict) -> str:
         f"Machine: {machine['platform']}, {machine['cpus']} CPUs, Python {machine['python']}, torch {machine['torch']}, "
         f"recmv {machine['recmv']}; load average at the end {machine.get('load_average', '–')}. "
         f"Total wall time {bench['total_wall_s']:.0f} s.",
+        *([f"Fit config changes laid over every preset: `{json.dumps(bench['config_changes'])}`."] if bench.get("config_changes") else []),
         "",
         "## Quality (means over frames; cm where it says so)",
         "",
@@ -103,6 +118,10 @@ def bench_markdown(bench: dict) -> str:
     if segments:
         lines += ["", "## Quality by segment", ""]
         lines += markdown_table(["subject", "garment", "method", "segment", *SEGMENT_HEADERS], segments)
+    curves = canonical_curve_rows(records)
+    if curves:
+        lines += ["", "## Canonical curves (cm from the GT canonical loops, after the rotation fit)", ""]
+        lines += markdown_table(["subject", "method", "curves", "mean"], curves)
     lines += ["", "## Cost (wall time per stage; peak resident memory of the largest stage)", ""]
     cost_header = ["subject", "method", *(t for _, t in STAGE_COLUMNS), "total s", "peak GiB"]
     lines += markdown_table(cost_header, cost_rows(records))

@@ -127,7 +127,11 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     monkeypatch.setattr(bench, "shortened_config", lambda preset, scale: tiny_config(epochs=1))
     monkeypatch.setattr(bench, "fit_stage", fit_or_fail)
     out = tmp_path / "bench"
-    code = main(["bench", "--quick", "--size", "72", "--presets", "fast,reference", "--in-process", "--out", str(out)])
+    changes = tmp_path / "changes.json"
+    changes.write_text(json.dumps({"seed": 7}))
+    code = main([
+        "bench", "--quick", "--size", "72", "--presets", "fast,reference", "--config", str(changes), "--in-process", "--out", str(out),
+    ])
     printed = capsys.readouterr().out
     assert code == 1 and "1 failed stage(s)" in printed
     data = json.loads((out / "bench.json").read_text())
@@ -136,6 +140,11 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     records = {r["method"]: r for r in data["records"]}
     assert list(records) == ["fast", "reference", bench.TEMPLATE_METHOD]
     fast = records["fast"]
+    assert data["config_changes"] == {"seed": 7}
+    assert json.loads((out / "runs" / "dress" / "fast" / "config.json").read_text())["seed"] == 7
+    curve_errors = fast["stages"]["fit"]["value"]["canonical_curves_cm"]
+    assert set(curve_errors) == set(json.loads((out / "subjects" / "dress" / "gt" / "curves" / "canonical.json").read_text()))
+    assert all(0 < e < 50 for e in curve_errors.values())
     stages = ("synth", "skinning", "fit", "large_motion", "extract", "eval")
     assert all(fast["stages"][s]["status"] == "ok" for s in stages)
     assert all(fast["stages"][s]["wall_s"] > 0 for s in stages)
@@ -151,6 +160,9 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     assert f"| dress | dress | fast | {cd:.2f} |" in table
     assert "template only, no fitting" in table and "## reference / fast" in table
     assert "reference / fit: failed" in table
+    assert '`{"seed": 7}`' in table and "## Canonical curves" in table
+    mean = sum(curve_errors.values()) / len(curve_errors)
+    assert f"| dress | fast | {', '.join(f'{n} {e:.2f}' for n, e in curve_errors.items())} | {mean:.2f} |" in table
 
 
 def test_bench_rejects_unknown_presets_and_an_earlier_bench_folder(tmp_path, capsys):
@@ -163,6 +175,11 @@ def test_bench_rejects_unknown_presets_and_an_earlier_bench_folder(tmp_path, cap
     assert "--size" in capsys.readouterr().err
     assert main(["bench", "--subjects", "dress,jumpsuit", "--out", str(tmp_path / "some")]) == 2
     assert "--subjects" in capsys.readouterr().err and not (tmp_path / "some").exists()
+    changes = tmp_path / "changes.json"
+    changes.write_text(json.dumps({"optim": {"sdf_learning_rate": 0.001}}))
+    assert main(["bench", "--quick", "--config", str(changes), "--out", str(tmp_path / "other")]) == 2
+    error = capsys.readouterr().err
+    assert f"--config {changes}" in error and "optim.sdf_learning_rate" in error and not (tmp_path / "other").exists()
 
 
 def test_subjects_option_keeps_the_named_subjects_in_suite_order():
