@@ -1,5 +1,5 @@
-"""bench.md: the Markdown tables of a `recmv bench` run (quality, quality by segment, canonical curves, cost,
-ratios)."""
+"""bench.md: the Markdown tables of a `recmv bench` run (quality, quality by segment, boundaries by loop,
+canonical curves, cost, ratios)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,19 @@ def segment_rows(records: list[dict]) -> list[list[str]]:
     return rows
 
 
+def boundary_rows(records: list[dict]) -> list[list[str]]:
+    """One row per garment and segment whose eval measured its boundary loops: each loop's error (cm)."""
+    rows = []
+    for record in records:
+        for garment, result in ((record["metrics"] or {}).get("garments") or {}).items():
+            for segment, values in result.get("segments", {}).items():
+                loops = values.get("boundary_cm") or {}
+                if loops:
+                    text = ", ".join(f"{name} {cell(value, '{:.2f}')}" for name, value in loops.items())
+                    rows.append([record["subject"], garment, record["method"], segment, text])
+    return rows
+
+
 def canonical_curve_rows(records: list[dict]) -> list[list[str]]:
     """One row per fitted record whose fit measured its canonical curves: each curve's error and their mean."""
     rows = []
@@ -118,6 +131,10 @@ def bench_markdown(bench: dict) -> str:
     if segments:
         lines += ["", "## Quality by segment", ""]
         lines += markdown_table(["subject", "garment", "method", "segment", *SEGMENT_HEADERS], segments)
+    boundaries = boundary_rows(records)
+    if boundaries:
+        lines += ["", "## Boundaries by loop (cm from the GT posed loops, means over the segment's frames)", ""]
+        lines += markdown_table(["subject", "garment", "method", "segment", "loops"], boundaries)
     curves = canonical_curve_rows(records)
     if curves:
         lines += ["", "## Canonical curves (cm from the GT canonical loops, after the rotation fit)", ""]

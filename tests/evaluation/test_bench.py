@@ -89,6 +89,9 @@ def test_segment_metrics_average_frames_and_keep_the_worst_iou():
     assert out["chamfer_cm"] == pytest.approx(2.0) and out["s2p_cm"] == pytest.approx(2.0)
     assert out["mask_iou"] == pytest.approx(0.93) and out["mask_iou_min"] == pytest.approx(0.9)
     assert out["boundary_cm_mean"] == pytest.approx((2.0 + 4.0) / 2)
+    assert list(out["boundary_cm"]) == ["hem", "waist"]
+    assert out["boundary_cm"]["hem"] == pytest.approx(2.5) and out["boundary_cm"]["waist"] == pytest.approx(3.0)
+    assert segment_metrics([{"mask_iou": 0.5}])["boundary_cm"] == {}
     assert segment_metrics([])["mask_iou_min"] is None
     assert segment_metrics([{"mask_iou": float("nan")}, {"mask_iou": 0.5}])["mask_iou_min"] == 0.5
 
@@ -161,6 +164,9 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     assert "template only, no fitting" in table and "## reference / fast" in table
     assert "reference / fit: failed" in table
     assert '`{"seed": 7}`' in table and "## Canonical curves" in table
+    loops = segments["rotation"]["boundary_cm"]
+    assert set(loops) == set(curve_errors)
+    assert f"| dress | dress | fast | rotation | {', '.join(f'{n} ' + ('–' if e is None else f'{e:.2f}') for n, e in loops.items())} |" in table
     mean = sum(curve_errors.values()) / len(curve_errors)
     assert f"| dress | fast | {', '.join(f'{n} {e:.2f}' for n, e in curve_errors.items())} | {mean:.2f} |" in table
 
