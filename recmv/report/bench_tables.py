@@ -57,29 +57,33 @@ SEGMENT_COLUMNS = (
 SEGMENT_HEADERS = ("CD cm", "S2P cm", "NC", "IoU", "worst-frame IoU", "boundary cm")
 
 
-def segment_rows(records: list[dict]) -> list[list[str]]:
-    rows = []
+def garment_segments(records: list[dict]):
+    """Each (record, garment, segment name, segment values) of the records' evaluated garments."""
     for record in records:
         for garment, result in ((record["metrics"] or {}).get("garments") or {}).items():
             for segment, values in result.get("segments", {}).items():
-                rows.append(
-                    [record["subject"], garment, record["method"], segment]
-                    + [cell(values.get(k), f) for k, f in SEGMENT_COLUMNS]
-                )
-    return rows
+                yield record, garment, segment, values
+
+
+def named_cm(values: dict) -> str:
+    """"name 1.23, other 0.45" from {name: cm}."""
+    return ", ".join(f"{name} {cell(value, '{:.2f}')}" for name, value in values.items())
+
+
+def segment_rows(records: list[dict]) -> list[list[str]]:
+    return [
+        [record["subject"], garment, record["method"], segment] + [cell(values.get(k), f) for k, f in SEGMENT_COLUMNS]
+        for record, garment, segment, values in garment_segments(records)
+    ]
 
 
 def boundary_rows(records: list[dict]) -> list[list[str]]:
     """One row per garment and segment whose eval measured its boundary loops: each loop's error (cm)."""
-    rows = []
-    for record in records:
-        for garment, result in ((record["metrics"] or {}).get("garments") or {}).items():
-            for segment, values in result.get("segments", {}).items():
-                loops = values.get("boundary_cm") or {}
-                if loops:
-                    text = ", ".join(f"{name} {cell(value, '{:.2f}')}" for name, value in loops.items())
-                    rows.append([record["subject"], garment, record["method"], segment, text])
-    return rows
+    return [
+        [record["subject"], garment, record["method"], segment, named_cm(values["boundary_cm"])]
+        for record, garment, segment, values in garment_segments(records)
+        if values.get("boundary_cm")
+    ]
 
 
 def canonical_curve_rows(records: list[dict]) -> list[list[str]]:
@@ -88,8 +92,7 @@ def canonical_curve_rows(records: list[dict]) -> list[list[str]]:
     for record in records:
         errors = ((record["stages"].get("fit") or {}).get("value") or {}).get("canonical_curves_cm")
         if errors:
-            curves = ", ".join(f"{name} {value:.2f}" for name, value in errors.items())
-            rows.append([record["subject"], record["method"], curves, f"{sum(errors.values()) / len(errors):.2f}"])
+            rows.append([record["subject"], record["method"], named_cm(errors), f"{sum(errors.values()) / len(errors):.2f}"])
     return rows
 
 
