@@ -29,6 +29,8 @@ class DeformationConfig:
     """Positional-encoding frequency bands of x (annealed coarse-to-fine during training)."""
     latent_dim: int = 128
     """Size of the per-garment, per-frame latent code z."""
+    code_std: float = 0.1
+    """Std of the DCT coefficients that make the initial codes (REC-MV: 0.1)."""
     last_layer_std: float = 1e-3
     """Std of the output layer weights (bias zero), so the field starts near the identity."""
 
@@ -45,10 +47,10 @@ class DeformationConfig:
         return cls(hidden_dim=128, num_layers=3, latent_dim=32)
 
     def __post_init__(self) -> None:
-        if self.hidden_dim < 1 or self.num_layers < 1 or self.latent_dim < 0:
+        if self.hidden_dim < 1 or self.num_layers < 1 or self.latent_dim < 0 or self.code_std < 0:
             raise RecmvError(
-                "DeformationConfig needs hidden_dim >= 1, num_layers >= 1 and latent_dim >= 0, got "
-                f"{self.hidden_dim}, {self.num_layers}, {self.latent_dim}"
+                "DeformationConfig needs hidden_dim >= 1, num_layers >= 1, latent_dim >= 0 and code_std >= 0, got "
+                f"{self.hidden_dim}, {self.num_layers}, {self.latent_dim}, {self.code_std}"
             )
         encoded_size(self.num_bands)
 

@@ -333,6 +333,8 @@ def merged_config(base: FitConfig, changes: dict, source: str) -> FitConfig:
         config = config_from_json(merged)
     except (TypeError, KeyError, ValueError) as error:
         raise RecmvError(f"{source}: not a fit config ({error})") from error
+    except RecmvError as error:  # a nested config's own checks (DeformationConfig, Stage, ...)
+        raise RecmvError(f"{source}: {error}") from error
     if config.preset != base.preset:
         raise RecmvError(f"{source}: preset {config.preset!r} differs from the preset it is laid over ({base.preset})")
     try:

@@ -141,7 +141,7 @@ class Trainer:
             sdf_configs.append(dataclasses.replace(config.sdf, center=tuple(centre.tolist()), init_radius=radius))
         generator = torch.Generator().manual_seed(config.seed)
         frames = FrameParameters(
-            data.poses, data.trans, len(data.garments), config.deformer.latent_dim, generator=generator
+            data.poses, data.trans, len(data.garments), config.deformer.latent_dim, config.deformer.code_std, generator
         )
         subject = Subject(body=data.body, shape=data.shape, grid=data.grid)
         torch.manual_seed(config.seed)

@@ -86,6 +86,15 @@ def test_the_pose_prior_pulls_towards_the_input_smoothed_in_time(tiny_subject, i
     assert values[2.0] > 1e-3
 
 
+def test_initial_codes_scale_with_the_code_std(tiny_subject, tmp_path):
+    codes = {}
+    for std in (0.1, 0.3):
+        deformer = dataclasses.replace(tiny_config().deformer, code_std=std)
+        trainer = Trainer(tiny_config(deformer=deformer), load_fit_data(tiny_subject, 64), tmp_path / str(std))
+        codes[std] = trainer.model.frames.codes.detach()
+    torch.testing.assert_close(codes[0.3], 3 * codes[0.1])
+
+
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tiny_subject, tmp_path):
     overrides = dict(tiny_config(epochs=3).__dict__)
     fit_subject(tiny_subject, tmp_path / "straight", overrides=overrides, write_meshes=False, progress=False)
@@ -169,6 +178,7 @@ def test_fit_command_end_to_end(tiny_subject, tmp_path, capsys):
         ({"epochs": "ten"}, "'epochs' must be a number"),
         ({"sdf": 3}, "'sdf' must be an object"),
         ({"epochs": 0}, "epochs must be >= 1"),
+        ({"deformer": {"code_std": -0.1}}, "code_std >= 0"),
         ({"preset": "reference"}, "names preset 'reference' but --preset is fast"),
     ],
 )
