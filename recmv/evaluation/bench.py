@@ -332,11 +332,15 @@ def reduce_metrics(result: dict, segments: dict[str, list[int]]) -> dict:
 
 
 def segment_metrics(rows: list[dict]) -> dict:
-    """Means over a segment's per-frame eval rows of SEGMENT_METRICS, the worst frame's mask IoU, the
-    boundary error (each frame's mean over its loops, then the mean over frames), and each loop's own
-    boundary error averaged over the frames that measured it ("boundary_cm": {loop name: cm})."""
+    """Means over a segment's per-frame eval rows of SEGMENT_METRICS, the worst frame's mask IoU and that
+    frame's index ("mask_iou_worst_frame", so that a bench says which frame to look at), the boundary
+    error (each frame's mean over its loops, then the mean over frames), and each loop's own boundary
+    error averaged over the frames that measured it ("boundary_cm": {loop name: cm})."""
     out = {key: _mean([row.get(key) for row in rows]) for key in SEGMENT_METRICS}
-    out["mask_iou_min"] = min(_finite([row.get("mask_iou") for row in rows]), default=None)
+    scored = [row for row in rows if _finite([row.get("mask_iou")])]
+    worst = min(scored, key=lambda row: row["mask_iou"], default=None)
+    out["mask_iou_min"] = None if worst is None else worst["mask_iou"]
+    out["mask_iou_worst_frame"] = None if worst is None else worst.get("frame")
     per_frame = [row.get("boundary_cm") or {} for row in rows]
     out["boundary_cm_mean"] = _mean([_mean(list(loops.values())) for loops in per_frame])
     names = dict.fromkeys(name for loops in per_frame for name in loops)

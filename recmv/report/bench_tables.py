@@ -52,9 +52,9 @@ def quality_rows(records: list[dict]) -> list[list[str]]:
 
 SEGMENT_COLUMNS = (
     ("chamfer_cm", "{:.2f}"), ("s2p_cm", "{:.2f}"), ("normal_consistency", "{:.3f}"), ("mask_iou", "{:.3f}"),
-    ("mask_iou_min", "{:.3f}"), ("boundary_cm_mean", "{:.2f}"),
+    ("mask_iou_min", "{:.3f}"), ("mask_iou_worst_frame", "{}"), ("boundary_cm_mean", "{:.2f}"),
 )
-SEGMENT_HEADERS = ("CD cm", "S2P cm", "NC", "IoU", "worst-frame IoU", "boundary cm")
+SEGMENT_HEADERS = ("CD cm", "S2P cm", "NC", "IoU", "worst-frame IoU", "worst frame", "boundary cm")
 
 
 def garment_segments(records: list[dict]):

@@ -88,12 +88,15 @@ def test_segment_metrics_average_frames_and_keep_the_worst_iou():
     out = segment_metrics(rows)
     assert out["chamfer_cm"] == pytest.approx(2.0) and out["s2p_cm"] == pytest.approx(2.0)
     assert out["mask_iou"] == pytest.approx(0.93) and out["mask_iou_min"] == pytest.approx(0.9)
+    assert out["mask_iou_worst_frame"] == 0
     assert out["boundary_cm_mean"] == pytest.approx((2.0 + 4.0) / 2)
     assert list(out["boundary_cm"]) == ["hem", "waist"]
     assert out["boundary_cm"]["hem"] == pytest.approx(2.5) and out["boundary_cm"]["waist"] == pytest.approx(3.0)
     assert segment_metrics([{"mask_iou": 0.5}])["boundary_cm"] == {}
     assert segment_metrics([])["mask_iou_min"] is None
-    assert segment_metrics([{"mask_iou": float("nan")}, {"mask_iou": 0.5}])["mask_iou_min"] == 0.5
+    assert segment_metrics([])["mask_iou_worst_frame"] is None
+    unscored_first = segment_metrics([{"frame": 7, "mask_iou": float("nan")}, {"frame": 8, "mask_iou": 0.5}])
+    assert unscored_first["mask_iou_min"] == 0.5 and unscored_first["mask_iou_worst_frame"] == 8
 
 
 def record(method: str, fit_s: float, chamfer: float) -> MethodRecord:
@@ -164,7 +167,11 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     assert "template only, no fitting" in table and "## reference / fast" in table
     assert "reference / fit: failed" in table
     assert '`{"seed": 7}`' in table and "## Canonical curves" in table
-    loops = segments["rotation"]["boundary_cm"]
+    rotation = segments["rotation"]
+    rotation_frames = [f["frame"] for f in json.loads((out / "runs" / "dress" / "fast_extract" / "metrics.json").read_text())["garments"]["dress"]["frames"]]
+    assert rotation["mask_iou_worst_frame"] in rotation_frames
+    assert f"| {rotation['mask_iou_min']:.3f} | {rotation['mask_iou_worst_frame']} |" in table
+    loops = rotation["boundary_cm"]
     assert set(loops) == set(curve_errors)
     assert f"| dress | dress | fast | rotation | {', '.join(f'{n} ' + ('–' if e is None else f'{e:.2f}') for n, e in loops.items())} |" in table
     mean = sum(curve_errors.values()) / len(curve_errors)
