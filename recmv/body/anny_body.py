@@ -15,6 +15,8 @@ puts the root head at the origin; this module does not use it.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import torch
@@ -89,6 +91,18 @@ def anny_cache_dir() -> Path:
     return fileio.cache_root() / "anny"
 
 
+@contextlib.contextmanager
+def keeping_stdout():
+    """Restores sys.stdout on exit. Anny's warp helpers, imported while it builds its cache, set
+    sys.stdout to sys.__stdout__, which would drop a caller's redirection (pytest's capsys, a
+    notebook's cell output, contextlib.redirect_stdout)."""
+    stdout = sys.stdout
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
+
+
 class AnnyBody(BodyModel):
     """Anny with the `anny-notoes-nohands` rig (38 bones) and 6 phenotypes in [0, 1] as shape.
 
@@ -116,7 +130,8 @@ class AnnyBody(BodyModel):
         anny.paths.set_anny_cache_path(anny_cache_dir())
         # Dense torch skinning inside Anny: it is only used to read the rest body, and this
         # avoids compiling warp kernels.
-        model = anny.Anny(rig=RIG, topology=topology, skinning_method="lbs")
+        with keeping_stdout():
+            model = anny.Anny(rig=RIG, topology=topology, skinning_method="lbs")
         if tuple(model.bone_labels) != BONE_NAMES:
             raise RecmvError(f"anny {anny.__version__} rig {RIG} has unexpected bones")
         self.anny = model.to(dtype=dtype, device=device)

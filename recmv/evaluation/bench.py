@@ -337,7 +337,7 @@ def segment_metrics(rows: list[dict]) -> dict:
     error (each frame's mean over its loops, then the mean over frames), and each loop's own boundary
     error averaged over the frames that measured it ("boundary_cm": {loop name: cm})."""
     out = {key: _mean([row.get(key) for row in rows]) for key in SEGMENT_METRICS}
-    scored = [row for row in rows if _finite([row.get("mask_iou")])]
+    scored = [row for row in rows if _is_finite(row.get("mask_iou"))]
     worst = min(scored, key=lambda row: row["mask_iou"], default=None)
     out["mask_iou_min"] = None if worst is None else worst["mask_iou"]
     out["mask_iou_worst_frame"] = None if worst is None else worst.get("frame")
@@ -384,9 +384,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
 
+def _is_finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _finite(values: list) -> list[float]:
     """The values that are finite numbers (None, NaN and inf dropped)."""
-    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return [v for v in values if _is_finite(v)]
 
 
 def _mean(values: list) -> float | None:

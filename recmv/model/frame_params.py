@@ -29,7 +29,7 @@ class FrameParameters(nn.Module):
         trans: torch.Tensor,
         num_garments: int,
         latent_dim: int,
-        code_std: float = 0.1,
+        code_std: float,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ from recmv.body.anny_body import (
     BONE_NAMES,
     AnnyBody,
     anny_axes_matrix,
+    keeping_stdout,
     points_from_anny,
     rotations_to_anny,
 )
@@ -168,3 +169,14 @@ def test_factory_errors():
         shape_tensor({"model": "anny", "shape": [0.5] * 10})
     torch.testing.assert_close(shape_tensor({"model": "smpl"}), torch.zeros(10))
     torch.testing.assert_close(shape_tensor({"model": "anny", "shape": [0.1] * 6}), torch.full((6,), 0.1))
+
+
+def test_a_fresh_import_of_annys_warp_helpers_keeps_the_callers_stdout(capsys, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "anny.utils.warp_mesh_utils", raising=False)
+    with keeping_stdout():
+        importlib.import_module("anny.utils.warp_mesh_utils")
+    print("still captured")
+    assert capsys.readouterr().out == "still captured\n"
