@@ -20,6 +20,8 @@ GARMENT_TYPES = (
 UPPER_GARMENTS = ("short_sleeve_upper", "long_sleeve_upper", "no_sleeve_upper", "tube")
 LOWER_GARMENTS = ("skirt", "long_pants", "short_pants")
 ONE_PIECE_GARMENTS = ("dress",)
+# One piece of cloth around both thighs: it hangs from the hips rather than following either leg.
+LEG_SPANNING_GARMENTS = ("skirt", "dress")
 
 # Feature-curve names, in REC-MV's order.
 CURVE_NAMES = (

@@ -43,6 +43,26 @@ WHOLE_CUBE_MAX = (
 )
 
 
+def merge_joint_weights(weights: torch.Tensor, sources: list[int], target: int) -> torch.Tensor:
+    """weights [J, ...] with the sources' weights added onto the target joint and the sources zeroed
+    -> [J, ...]; the sum over joints is unchanged everywhere."""
+    if target in sources:
+        raise RecmvError(f"merge_joint_weights: target joint {target} is also a source")
+    merged = weights.clone()
+    merged[target] += weights[sources].sum(0)
+    merged[sources] = 0
+    return merged
+
+
+def joint_subtrees(parents: torch.Tensor, roots: list[int]) -> list[int]:
+    """The joints roots and all their descendants, sorted; parents [J] (-1 at the skeleton's root)."""
+    inside = set(roots)
+    for joint, parent in enumerate(parents.tolist()):  # parents come before their children
+        if parent in inside:
+            inside.add(joint)
+    return sorted(inside)
+
+
 @dataclass
 class SkinningGrid:
     """Per-joint skinning weights on a cube.
@@ -73,6 +93,10 @@ class SkinningGrid:
     def query(self, points: torch.Tensor) -> torch.Tensor:
         """Skinning weights [N, J] at canonical points [N, 3]; differentiable twice w.r.t. points."""
         return sample_grid_3d_channels_last(self.weights_channels_last(points), self.normalize(points))
+
+    def with_joints_merged(self, sources: list[int], target: int) -> SkinningGrid:
+        """A new grid whose source joints' weights belong to the target joint (merge_joint_weights)."""
+        return SkinningGrid(merge_joint_weights(self.weights, sources, target), self.center, self.extent)
 
     def weights_channels_last(self, like: torch.Tensor) -> torch.Tensor:
         """The weights as [D, D, D, J] on `like`'s device and dtype, kept until `weights` changes."""

@@ -24,11 +24,13 @@ from recmv.model.frame_params import FrameParameters
 
 @dataclass
 class Subject:
-    """The fixed parts: body model, its shape, and the diffused skinning grid."""
+    """The fixed parts: body model, its shape, the diffused skinning grid, and the grid that skins each
+    garment (the body's own, or one derived from it: see `Trainer` and FitConfig.hanging_skinning)."""
 
     body: BodyModel
     shape: torch.Tensor
     grid: SkinningGrid
+    garment_grids: list[SkinningGrid]
 
 
 class GarmentModel(nn.Module):
@@ -67,11 +69,13 @@ class GarmentModel(nn.Module):
     ) -> WarpResult:
         """Canonical points [N, 3] of a garment into frames [B] -> [B, N, 3] (deformed and posed)."""
         codes = self.frames.codes[frame_indices, garment]
-        return warp_points(self.deformer, self.subject.grid, points, codes, transforms, band_weights)
+        return warp_points(self.deformer, self.subject.garment_grids[garment], points, codes, transforms, band_weights)
 
-    def skin_only(self, points: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
-        """Canonical points [N, 3] skinned without the offset -> [B, N, 3]."""
-        return skin_canonical(self.subject.grid, points[None], transforms)
+    def skin_only(self, points: torch.Tensor, transforms: torch.Tensor, garment: int | None = None) -> torch.Tensor:
+        """Canonical points [N, 3] skinned without the offset -> [B, N, 3], with that garment's grid
+        (None: the body's)."""
+        grid = self.subject.grid if garment is None else self.subject.garment_grids[garment]
+        return skin_canonical(grid, points[None], transforms)
 
     def warp_each(
         self, garment: int, points: torch.Tensor, point_frames: torch.Tensor, point_transforms: torch.Tensor,
@@ -80,7 +84,7 @@ class GarmentModel(nn.Module):
         """Each point in its own frame: points [N, 3], point_frames [N], point_transforms [N, J, 4, 4] -> [N, 3]."""
         codes = self.frames.codes[point_frames, garment]
         return warp_points(
-            self.deformer, self.subject.grid, points[:, None], codes, point_transforms, band_weights
+            self.deformer, self.subject.garment_grids[garment], points[:, None], codes, point_transforms, band_weights
         ).posed[:, 0]
 
     def warp_with_jacobian(
@@ -93,4 +97,6 @@ class GarmentModel(nn.Module):
         Returns posed [N, 3] and the warp Jacobian [N, 3, 3] (differentiable, for normals and losses).
         """
         codes = self.frames.codes[point_frames, garment]
-        return warp_jacobian(self.deformer, self.subject.grid, points, codes, point_transforms, band_weights)
+        return warp_jacobian(
+            self.deformer, self.subject.garment_grids[garment], points, codes, point_transforms, band_weights
+        )

@@ -188,6 +188,9 @@ class FitConfig:
     """Marching-cubes cell of the per-frame meshes written at the end, metres."""
     checkpoint_every: int = 50
     """Iterations between checkpoints (one is also written at every stage switch and at the end)."""
+    hanging_skinning: bool = False
+    """Skin skirts and dresses without the leg bones (their leg weights go to the pelvis), so that they
+    hang from the hips rather than follow each thigh. Off by default: measured on one walking subject."""
 
     def stage_at(self, epoch: int) -> Stage:
         current = self.stages[0]

@@ -26,7 +26,6 @@ from recmv.curves.ops import fan_disc_samples, resample_closed
 from recmv.curves.visibility import visible_points
 from recmv.data import formats
 from recmv.data.frames import SubjectFolder
-from recmv.deform.warp import skin_canonical
 from recmv.errors import RecmvError
 from recmv.losses.curves import (
     curve_cap_loss,
@@ -120,7 +119,7 @@ def initialise_curves(trainer: Trainer) -> None:
         return
     with torch.no_grad():
         body = model.pose(keyframes)
-        dressed = [skin_canonical(data.grid, t.vertices[None].to(trainer.device), body.transforms) for t in data.templates]
+        dressed = [model.skin_only(t.vertices.to(trainer.device), body.transforms, g) for g, t in enumerate(data.templates)]
     occluders = [
         [(body.vertices[b], data.body.faces)] + [(d[b], t.faces) for d, t in zip(dressed, data.templates, strict=True)]
         for b in range(keyframes.numel())
@@ -131,10 +130,17 @@ def initialise_curves(trainer: Trainer) -> None:
             [visible_points(p, occluders[b], data.camera, config.visibility_tolerance) for b, p in enumerate(posed)]
         )
 
+    owners = model.curves.owners.tolist()
+
+    def skinned_by_owner(points: torch.Tensor) -> torch.Tensor:
+        """The curves' points [C * K, 3], each curve with its garment's grid -> [B, C * K, 3]."""
+        per_curve = points.reshape(len(owners), -1, 3)
+        return torch.cat([model.skin_only(p, body.transforms, g) for p, g in zip(per_curve, owners, strict=True)], dim=1)
+
     with torch.no_grad():
         loops = model.curves()
     similarity = fit_similarity(
-        loops, model.curves.names, lambda points: model.skin_only(points, body.transforms), data.camera,
+        loops, model.curves.names, skinned_by_owner, data.camera,
         targets.points[keyframes], targets.mask[keyframes], visibility, config,
     )
     model.curves.reset(similarity.apply(loops))

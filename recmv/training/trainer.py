@@ -25,10 +25,12 @@ import torch
 from tqdm import tqdm
 
 from recmv import fileio
+from recmv.tables import LEG_SPANNING_GARMENTS
 from recmv.errors import RecmvError
 from recmv.fields.sdf_init import closed_template, fit_sdf_to_mesh
 from recmv.losses.deformation import deformation_consistency_loss, mean_offset_loss, rigidity_loss
 from recmv.body.body_sdf import BodySDFGrid
+from recmv.body.skinning_field import SkinningGrid, joint_subtrees
 from recmv.losses.sdf import body_penetration_loss, eikonal_loss, eikonal_samples, surface_loss
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
 from recmv.geometry.temporal import smooth_axis_angles, smooth_points
@@ -100,6 +102,19 @@ def _weighted_sum(terms: dict[str, torch.Tensor], weights: LossWeights, zero: to
     return total
 
 
+def garment_skinning_grids(data: FitData, hanging: bool) -> list[SkinningGrid]:
+    """The grid that skins each garment: the body's, or under FitConfig.hanging_skinning, for a skirt or
+    a dress, the body's with both legs' weights moved onto the pelvis, so that the cloth hangs from the
+    hips instead of following each thigh (a lifted knee would otherwise carry the front of the skirt
+    with it). Garments that share a grid share one object."""
+    if not hanging or not any(g in LEG_SPANNING_GARMENTS for g in data.garments):
+        return [data.grid] * len(data.garments)
+    joints = data.body.landmark_joints
+    legs = joint_subtrees(data.body.parents, [joints["left_hip"], joints["right_hip"]])
+    hanging_grid = data.grid.with_joints_merged(legs, joints["pelvis"])
+    return [hanging_grid if g in LEG_SPANNING_GARMENTS else data.grid for g in data.garments]
+
+
 class Trainer:
     """Owns the model, optimisers and explicit meshes of one run folder."""
 
@@ -110,6 +125,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
         self.boxes = [garment_box(t, config.box_margin) for t in data.templates]
+        self.garment_grids = garment_skinning_grids(data, config.hanging_skinning)
         self.model = self._build_model().to(self.device)
         self.model.curves = build_curves(data, config.curves).to(self.device)
         rest = data.body.rest(data.shape)
@@ -143,7 +159,7 @@ class Trainer:
         frames = FrameParameters(
             data.poses, data.trans, len(data.garments), config.deformer.latent_dim, config.deformer.code_std, generator
         )
-        subject = Subject(body=data.body, shape=data.shape, grid=data.grid)
+        subject = Subject(body=data.body, shape=data.shape, grid=data.grid, garment_grids=self.garment_grids)
         torch.manual_seed(config.seed)
         return GarmentModel(data.garments, sdf_configs, config.deformer, config.appearance, frames, subject)
 
@@ -172,10 +188,10 @@ class Trainer:
         data.poses, data.trans = data.poses.to(device), data.trans.to(device)
         data.body.to(device)
         data.shape = data.shape.to(device)
-        data.grid.weights = data.grid.weights.to(device)
-        data.grid.center = data.grid.center.to(device)
+        for grid in {id(g): g for g in [data.grid, *self.garment_grids]}.values():
+            grid.weights, grid.center = grid.weights.to(device), grid.center.to(device)
         self.body_sdf.values, self.body_sdf.center = self.body_sdf.values.to(device), self.body_sdf.center.to(device)
-        self.model.subject = Subject(body=data.body, shape=data.shape, grid=data.grid)
+        self.model.subject = Subject(body=data.body, shape=data.shape, grid=data.grid, garment_grids=self.garment_grids)
         self.boxes = [GarmentBox(b.low.to(device), b.high.to(device)) for b in self.boxes]
 
     # --- initialisation ---------------------------------------------------------------------------
@@ -313,9 +329,9 @@ class Trainer:
         if weights.deformation_consistency > 0:
             consistency = [
                 deformation_consistency_loss(
-                    w.posed.reshape(-1, 3), model.skin_only(v, context.body.transforms).reshape(-1, 3)
+                    w.posed.reshape(-1, 3), model.skin_only(v, context.body.transforms, g).reshape(-1, 3)
                 )
-                for w, v in zip(context.warped, surfaces, strict=True)
+                for g, (w, v) in enumerate(zip(context.warped, surfaces, strict=True))
             ]
             terms["deformation_consistency"] = torch.stack(consistency).mean()
         return terms

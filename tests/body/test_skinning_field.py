@@ -8,6 +8,8 @@ from recmv.body.skinning_field import (
     _solve_laplace,
     cube_of,
     diffuse_skinning_weights,
+    joint_subtrees,
+    merge_joint_weights,
 )
 from recmv.errors import InputFileError, RecmvError
 
@@ -192,3 +194,21 @@ def test_bad_body_inputs_raise():
         diffuse_skinning_weights(vertices, faces, weights[:-1], resolution=16)
     with pytest.raises(RecmvError, match="faces"):
         diffuse_skinning_weights(vertices, faces + len(vertices), weights, resolution=16)
+
+
+def test_merged_joints_keep_each_voxels_sum_and_move_only_the_sources():
+    weights = torch.rand(5, 3, 3, 3, generator=torch.Generator().manual_seed(0))
+    merged = merge_joint_weights(weights, [1, 3], 0)
+    torch.testing.assert_close(merged.sum(0), weights.sum(0))
+    assert merged[[1, 3]].abs().max() == 0
+    torch.testing.assert_close(merged[0], weights[0] + weights[1] + weights[3])
+    torch.testing.assert_close(merged[[2, 4]], weights[[2, 4]])
+    with pytest.raises(RecmvError, match="also a source"):
+        merge_joint_weights(weights, [0, 1], 0)
+
+
+def test_joint_subtrees_collect_every_descendant():
+    # 0 root; 1 -> 2 -> 3 one leg, 4 -> 5 the other, 6 the spine
+    parents = torch.tensor([-1, 0, 1, 2, 0, 4, 0])
+    assert joint_subtrees(parents, [1, 4]) == [1, 2, 3, 4, 5]
+    assert joint_subtrees(parents, [2]) == [2, 3]

@@ -95,6 +95,24 @@ def test_initial_codes_scale_with_the_code_std(tiny_subject, tmp_path):
     torch.testing.assert_close(codes[0.3], 3 * codes[0.1])
 
 
+def test_hanging_skinning_skins_the_skirt_from_the_hips_and_leaves_the_upper_alone(tiny_subject, tmp_path):
+    data = load_fit_data(tiny_subject, 64)
+    skirt, upper = data.garments.index("skirt"), data.garments.index("short_sleeve_upper")
+    default = Trainer(tiny_config(), data, tmp_path / "default")
+    assert all(grid is data.grid for grid in default.garment_grids)
+    model = Trainer(tiny_config(hanging_skinning=True), data, tmp_path / "hanging").model
+    assert model.subject.garment_grids[upper] is data.grid
+    skirt_points = data.templates[skirt].vertices
+    still, lifted = model.frames.poses[:1].detach().clone(), model.frames.poses[:1].detach().clone()
+    lifted[0, data.body.landmark_joints["left_hip"]] = torch.tensor([-1.2, 0.0, 0.0])  # the knee up by ~70°
+    trans = model.frames.trans[:1].detach()
+    transforms = [data.body(p, data.shape, trans).transforms for p in (still, lifted)]
+    hanging = [model.skin_only(skirt_points, t, skirt) for t in transforms]
+    following = [model.skin_only(skirt_points, t) for t in transforms]
+    torch.testing.assert_close(hanging[0], hanging[1])
+    assert (following[1] - following[0]).norm(dim=-1).max() > 0.05
+
+
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tiny_subject, tmp_path):
     overrides = dict(tiny_config(epochs=3).__dict__)
     fit_subject(tiny_subject, tmp_path / "straight", overrides=overrides, write_meshes=False, progress=False)
