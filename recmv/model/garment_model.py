@@ -71,11 +71,9 @@ class GarmentModel(nn.Module):
         codes = self.frames.codes[frame_indices, garment]
         return warp_points(self.deformer, self.subject.garment_grids[garment], points, codes, transforms, band_weights)
 
-    def skin_only(self, points: torch.Tensor, transforms: torch.Tensor, garment: int | None = None) -> torch.Tensor:
-        """Canonical points [N, 3] skinned without the offset -> [B, N, 3], with that garment's grid
-        (None: the body's)."""
-        grid = self.subject.grid if garment is None else self.subject.garment_grids[garment]
-        return skin_canonical(grid, points[None], transforms)
+    def skin_only(self, points: torch.Tensor, transforms: torch.Tensor, garment: int) -> torch.Tensor:
+        """Canonical points [N, 3] of a garment skinned with its grid, without the offset -> [B, N, 3]."""
+        return skin_canonical(self.subject.garment_grids[garment], points[None], transforms)
 
     def warp_each(
         self, garment: int, points: torch.Tensor, point_frames: torch.Tensor, point_transforms: torch.Tensor,
