@@ -91,16 +91,11 @@ def anny_cache_dir() -> Path:
     return fileio.cache_root() / "anny"
 
 
-@contextlib.contextmanager
-def keeping_stdout():
-    """Restores sys.stdout on exit. Anny's warp helpers, imported while it builds its cache, set
-    sys.stdout to sys.__stdout__, which would drop a caller's redirection (pytest's capsys, a
+def keeping_stdout() -> contextlib.AbstractContextManager:
+    """Restores the current sys.stdout on exit. Anny's warp helpers, imported while it builds its cache,
+    set sys.stdout to sys.__stdout__, which would drop a caller's redirection (pytest's capsys, a
     notebook's cell output, contextlib.redirect_stdout)."""
-    stdout = sys.stdout
-    try:
-        yield
-    finally:
-        sys.stdout = stdout
+    return contextlib.redirect_stdout(sys.stdout)
 
 
 class AnnyBody(BodyModel):

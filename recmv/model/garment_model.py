@@ -24,12 +24,11 @@ from recmv.model.frame_params import FrameParameters
 
 @dataclass
 class Subject:
-    """The fixed parts: body model, its shape, the diffused skinning grid, and the grid that skins each
-    garment (the body's own, or one derived from it: see `Trainer` and FitConfig.hanging_skinning)."""
+    """The fixed parts: body model, its shape, and the skinning grid of each garment (the body's diffused
+    grid, or one derived from it: see `garment_skinning_grids` and FitConfig.hanging_skinning)."""
 
     body: BodyModel
     shape: torch.Tensor
-    grid: SkinningGrid
     garment_grids: list[SkinningGrid]
 
 

@@ -159,7 +159,7 @@ class Trainer:
         frames = FrameParameters(
             data.poses, data.trans, len(data.garments), config.deformer.latent_dim, config.deformer.code_std, generator
         )
-        subject = Subject(body=data.body, shape=data.shape, grid=data.grid, garment_grids=self.garment_grids)
+        subject = Subject(body=data.body, shape=data.shape, garment_grids=self.garment_grids)
         torch.manual_seed(config.seed)
         return GarmentModel(data.garments, sdf_configs, config.deformer, config.appearance, frames, subject)
 
@@ -191,7 +191,7 @@ class Trainer:
         for grid in {id(g): g for g in [data.grid, *self.garment_grids]}.values():
             grid.weights, grid.center = grid.weights.to(device), grid.center.to(device)
         self.body_sdf.values, self.body_sdf.center = self.body_sdf.values.to(device), self.body_sdf.center.to(device)
-        self.model.subject = Subject(body=data.body, shape=data.shape, grid=data.grid, garment_grids=self.garment_grids)
+        self.model.subject = Subject(body=data.body, shape=data.shape, garment_grids=self.garment_grids)
         self.boxes = [GarmentBox(b.low.to(device), b.high.to(device)) for b in self.boxes]
 
     # --- initialisation ---------------------------------------------------------------------------
