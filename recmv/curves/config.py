@@ -15,7 +15,8 @@ class CurveConfig:
     """Adam on the curve parameters (0 freezes them; REC-MV: AdamW at 1e-4 over ~50x more iterations)."""
     coupled: bool = False
     """False (REC-MV): the projection and SDF-on-curve terms move only the curves. True: they also move
-    the SDFs, the deformation, the codes, the poses and the camera."""
+    the SDFs, the deformation, the codes, the poses and the camera (on the default bench: closer waists and
+    skirt and dress hems, worse cuffs, trouser hems and canonical curves; see the README)."""
     visibility_tolerance: float = 0.03
     """Metres a curve point may lie behind the first surface on its camera ray (body and posed garment
     meshes) and still count as visible."""
