@@ -125,7 +125,6 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.device = torch.device(device)
         self.boxes = [garment_box(t, config.box_margin) for t in data.templates]
-        self.garment_grids = garment_skinning_grids(data, config.hanging_skinning)
         self.model = self._build_model().to(self.device)
         self.model.curves = build_curves(data, config.curves).to(self.device)
         rest = data.body.rest(data.shape)
@@ -159,7 +158,8 @@ class Trainer:
         frames = FrameParameters(
             data.poses, data.trans, len(data.garments), config.deformer.latent_dim, config.deformer.code_std, generator
         )
-        subject = Subject(body=data.body, shape=data.shape, garment_grids=self.garment_grids)
+        grids = garment_skinning_grids(data, config.hanging_skinning)
+        subject = Subject(body=data.body, shape=data.shape, garment_grids=grids)
         torch.manual_seed(config.seed)
         return GarmentModel(data.garments, sdf_configs, config.deformer, config.appearance, frames, subject)
 
@@ -188,10 +188,11 @@ class Trainer:
         data.poses, data.trans = data.poses.to(device), data.trans.to(device)
         data.body.to(device)
         data.shape = data.shape.to(device)
-        for grid in {id(g): g for g in [data.grid, *self.garment_grids]}.values():
+        grids = self.model.subject.garment_grids
+        for grid in {id(g): g for g in [data.grid, *grids]}.values():
             grid.weights, grid.center = grid.weights.to(device), grid.center.to(device)
         self.body_sdf.values, self.body_sdf.center = self.body_sdf.values.to(device), self.body_sdf.center.to(device)
-        self.model.subject = Subject(body=data.body, shape=data.shape, garment_grids=self.garment_grids)
+        self.model.subject = Subject(body=data.body, shape=data.shape, garment_grids=grids)
         self.boxes = [GarmentBox(b.low.to(device), b.high.to(device)) for b in self.boxes]
 
     # --- initialisation ---------------------------------------------------------------------------

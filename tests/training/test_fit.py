@@ -99,7 +99,7 @@ def test_hanging_skinning_skins_the_skirt_from_the_hips_and_leaves_the_upper_alo
     data = load_fit_data(tiny_subject, 64)
     skirt, upper = data.garments.index("skirt"), data.garments.index("short_sleeve_upper")
     default = Trainer(tiny_config(), data, tmp_path / "default")
-    assert all(grid is data.grid for grid in default.garment_grids)
+    assert all(grid is data.grid for grid in default.model.subject.garment_grids)
     model = Trainer(tiny_config(hanging_skinning=True), data, tmp_path / "hanging").model
     assert model.subject.garment_grids[upper] is data.grid
     skirt_points = data.templates[skirt].vertices
