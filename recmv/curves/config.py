@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recmv.errors import RecmvError
+from recmv.tables import CURVE_NAMES
+
 
 @dataclass(frozen=True)
 class CurveConfig:
@@ -17,6 +20,9 @@ class CurveConfig:
     """False (REC-MV): the projection and SDF-on-curve terms move only the curves. True: they also move
     the SDFs, the deformation, the codes, the poses and the camera (on the default bench: closer waists and
     skirt and dress hems, worse cuffs, trouser hems and canonical curves; see the README)."""
+    coupled_curves: tuple[str, ...] = ()
+    """With `coupled` False: the curves (by name, e.g. ("upper_bottom",)) whose projection and SDF-on-curve
+    terms are coupled all the same; the others move only themselves. Names a subject lacks are ignored."""
     visibility_tolerance: float = 0.03
     """Metres a curve point may lie behind the first surface on its camera ray (body and posed garment
     meshes) and still count as visible."""
@@ -37,6 +43,17 @@ class CurveConfig:
     """Learning rate of the rotation stage (radians)."""
     init_visibility_every: int = 50
     """Initialisation steps between visibility updates at the current curve positions."""
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.coupled_curves if name not in CURVE_NAMES]
+        if unknown:
+            raise RecmvError(
+                f"curves.coupled_curves: unknown curve {', '.join(map(repr, unknown))} (expected some of {', '.join(CURVE_NAMES)})"
+            )
+
+    def is_coupled(self, name: str) -> bool:
+        """Whether curve `name`'s projection and SDF-on-curve terms also move the SDFs, deformation and poses."""
+        return self.coupled or name in self.coupled_curves
 
     @classmethod
     def reference(cls) -> CurveConfig:

@@ -44,6 +44,15 @@ def curve_projection_loss(
         scalar loss (a zero that keeps the graph when no pair is valid).
     """
     chamfer, valid = curve_chamfer(pixels, visible, targets, target_mask)
+    return weighted_chamfer_mean(chamfer, valid, weights)
+
+
+def weighted_chamfer_mean(chamfer: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum(weights[c] * chamfer[b, c]) over the valid (frame, curve) pairs, divided by their count.
+
+    chamfer, valid: [B, C] (from `curve_chamfer`); weights: [C]. Linear in `weights`, so the term splits
+    exactly by curves: weights * m + weights * (1 - m) gives two parts that sum to the whole.
+    """
     weighted = chamfer * weights.to(chamfer)
     return (weighted * valid).sum() / valid.sum().clamp(min=1)
 

@@ -5,11 +5,14 @@ Coupling (CurveConfig.coupled): REC-MV steps its curves with their own optimiser
 the projection and SDF-on-curve terms would do to the SDF, the deformation, the codes and the poses.
 Decoupled (the default) reproduces that inside the one optimiser of the trainer: those two terms are
 replaced by a surrogate whose value is the term and whose gradient reaches the curve parameters only.
+`CurveConfig.coupled_curves` couples some curves and not others: both terms are sums over the curves, so
+the coupled curves' part keeps its full gradient and the surrogate takes the rest.
 The cap always moves the lower garment's SDF alone (the curve enters detached), as in REC-MV.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,9 +32,10 @@ from recmv.data.frames import SubjectFolder
 from recmv.errors import RecmvError
 from recmv.losses.curves import (
     curve_cap_loss,
-    curve_projection_loss,
+    curve_chamfer,
     curve_sdf_loss,
     curve_smoothness_loss,
+    weighted_chamfer_mean,
 )
 from recmv.tables import LOWER_GARMENTS
 
@@ -192,18 +196,42 @@ def curve_terms(trainer: Trainer, context: _IterationContext, stage: Stage) -> d
     curves = model.curves()
     owners = model.curves.owners.tolist()
     parameters = [p for p in model.curves.parameters() if p.requires_grad]
-    couple = (lambda value: value) if config.coupled else (lambda value: _curves_only(value, parameters))
+    coupled = [config.is_coupled(name) for name in model.curves.names]
+    share = torch.tensor(coupled, dtype=curves.dtype, device=curves.device)
+
+    def couple(whole: torch.Tensor, coupled_part: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """A term coupled curve by curve: `coupled_part(share)` is the part summed over the coupled curves
+        (share [C] is 1 for them, 0 for the others); the rest of `whole` moves only the curves."""
+        if all(coupled):
+            return whole
+        if not any(coupled):
+            return _curves_only(whole, parameters)
+        shared = coupled_part(share)
+        return shared + _curves_only(whole - shared, parameters)
+
     terms: dict[str, torch.Tensor] = {}
     if weights.curve_projection > 0:
         projection = _projection(trainer, context, curves)
         if projection is not None:
-            terms["curve_projection"] = couple(projection)
+            chamfer, valid = projection
+            weights_2d = trainer.curve_targets.weights
+            terms["curve_projection"] = couple(
+                weighted_chamfer_mean(chamfer, valid, weights_2d),
+                lambda part: weighted_chamfer_mean(chamfer, valid, weights_2d * part),
+            )
     if weights.curve_sdf > 0:
-        per_garment = [
-            curve_sdf_loss(model.sdfs[g](curves[[c for c, o in enumerate(owners) if o == g]].reshape(-1, 3)).sdf)
-            for g in sorted(set(owners))
-        ]
-        terms["curve_sdf"] = couple(torch.stack(per_garment).mean())
+        garments = sorted(set(owners))
+        values = [model.sdfs[g](curves[[c for c, o in enumerate(owners) if o == g]].reshape(-1, 3)).sdf for g in garments]
+
+        def owned_share(part: torch.Tensor) -> torch.Tensor:
+            # The same mean as the whole term's, with each curve's points counted by its share.
+            per_garment = []
+            for g, value in zip(garments, values, strict=True):
+                owned = part[[c for c, o in enumerate(owners) if o == g]]
+                per_garment.append((value.abs().reshape(owned.shape[0], -1) * owned[:, None]).mean())
+            return torch.stack(per_garment).mean()
+
+        terms["curve_sdf"] = couple(torch.stack([curve_sdf_loss(v) for v in values]).mean(), owned_share)
     if weights.curve_smoothness > 0:
         terms["curve_smoothness"] = curve_smoothness_loss(curves)
     pairs = cap_pairs(trainer)
@@ -217,8 +245,11 @@ def curve_terms(trainer: Trainer, context: _IterationContext, stage: Stage) -> d
     return terms
 
 
-def _projection(trainer: Trainer, context: _IterationContext, curves: torch.Tensor) -> torch.Tensor | None:
-    """2D projection term of the annotated frames of the batch, None when the batch has none."""
+def _projection(
+    trainer: Trainer, context: _IterationContext, curves: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Chamfer [B', C] (squared px) of the visible projected curves against the 2D curves of the annotated
+    frames of the batch, and its valid pairs [B', C]; None when the batch has none."""
     data, targets, config = trainer.data, trainer.curve_targets, trainer.config.curves
     frames = context.frames
     slots = targets.annotated[frames].nonzero()[:, 0]
@@ -238,10 +269,7 @@ def _projection(trainer: Trainer, context: _IterationContext, curves: torch.Tens
         )
     pixels, _ = context.camera.project(posed)
     chosen = frames[slots]
-    return curve_projection_loss(
-        pixels, torch.stack(visible).reshape(-1, count, points), targets.points[chosen], targets.mask[chosen],
-        targets.weights,
-    )
+    return curve_chamfer(pixels, torch.stack(visible).reshape(-1, count, points), targets.points[chosen], targets.mask[chosen])
 
 
 def write_curves(trainer: Trainer, out_dir: Path, chunk_frames: int = 8, progress: bool = True) -> None:

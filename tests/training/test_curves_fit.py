@@ -15,11 +15,12 @@ import trimesh
 
 from recmv.cli.main import main
 from recmv.curves.config import CurveConfig
+from recmv.errors import RecmvError
 from recmv.synth.config import SynthConfig
 from recmv.synth.writer import synthesize
 from recmv.tables import LOWER_GARMENTS
 from recmv.training.config import LossWeights
-from recmv.training.curves import CURVE_TERMS, cap_pairs, initialise_curves
+from recmv.training.curves import CURVE_TERMS, cap_pairs, curve_terms, initialise_curves
 from recmv.training.data import load_fit_data
 from recmv.training.fit import fit_subject
 from recmv.training.large_motion import fit_large_motion
@@ -67,6 +68,63 @@ def test_a_short_fit_decreases_the_curve_terms(tiny_subject, fitted_sdfs, tmp_pa
         assert after[term] < before[term], term
     moved = any(not torch.equal(a, b) for a, b in zip(sdf_before, trainer.model.sdfs.parameters()))
     assert moved == coupled  # decoupled: the curve terms never touch the SDFs
+
+
+def _curve_gradients(trainer: Trainer, stage) -> tuple[float, dict[str, torch.Tensor]]:
+    """The curve terms' unweighted sum on two frames and its gradient on the SDFs, the deformer and the curves."""
+    context = trainer._context(torch.tensor([0, 2]))
+    total = sum(curve_terms(trainer, context, stage).values())
+    model = trainer.model
+    model.zero_grad(set_to_none=True)
+    total.backward()
+    parts = {"sdfs": model.sdfs, "deformer": model.deformer, "curves": model.curves}
+    grads = {
+        name: torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in module.parameters()])
+        for name, module in parts.items()
+    }
+    return float(total), grads
+
+
+def test_coupling_one_curve_lets_only_its_share_reach_the_rest_of_the_fit(tiny_subject, fitted_sdfs, tmp_path):
+    stage = curve_stage({"curve_projection": 0.05, "curve_sdf": 10.0})
+    data = load_fit_data(tiny_subject, tiny_config().working_size)
+
+    def trainer_with(curves: CurveConfig) -> Trainer:
+        trainer = Trainer(tiny_config(stages=(stage,), curves=curves), data, tmp_path)
+        trainer.model.load_state_dict(fitted_sdfs)
+        with torch.no_grad():  # curves off the surface and off their 2D curves, so both terms pull
+            trainer.model.curves.normal_offset.add_(0.02)
+        return trainer
+
+    # "left_pant": a curve this subject lacks is ignored.
+    value, grads = _curve_gradients(trainer_with(dataclasses.replace(CURVES, coupled_curves=("upper_bottom", "left_pant"))), stage)
+    whole_value, whole = _curve_gradients(trainer_with(dataclasses.replace(CURVES, coupled=True)), stage)
+    assert value == pytest.approx(whole_value, rel=1e-6)
+    assert torch.allclose(grads["curves"], whole["curves"], rtol=1e-4, atol=1e-8)
+    assert grads["sdfs"].abs().max() > 0 and grads["deformer"].abs().max() > 0
+
+    # The deformer hears the projection term of the waist alone: every curve coupled, the others' 2D weights 0.
+    oracle = trainer_with(dataclasses.replace(CURVES, coupled=True))
+    names = oracle.model.curves.names
+    waist = names.index("upper_bottom")
+    oracle.curve_targets.weights = oracle.curve_targets.weights * torch.tensor([float(n == "upper_bottom") for n in names])
+    assert torch.allclose(grads["deformer"], _curve_gradients(oracle, stage)[1]["deformer"], rtol=1e-4, atol=1e-10)
+
+    # The SDFs hear the SDF-on-curve term of the waist's points alone, with the share they have in the whole term.
+    model = oracle.model
+    owners = model.curves.owners.tolist()
+    owner = owners[waist]
+    points = model.curves()[waist].detach()
+    share = 1.0 / (len(set(owners)) * owners.count(owner) * points.shape[0])
+    model.zero_grad(set_to_none=True)
+    (share * model.sdfs[owner](points).sdf.abs().sum()).backward()
+    expected = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in model.sdfs.parameters()])
+    assert torch.allclose(grads["sdfs"], expected, rtol=1e-4, atol=1e-10)
+
+
+def test_coupled_curves_must_be_curve_names():
+    with pytest.raises(RecmvError, match="coupled_curves.*'waist'"):
+        CurveConfig(coupled_curves=("waist",))
 
 
 def test_the_cap_term_moves_the_lower_sdf_towards_the_waist_disc(tiny_subject, fitted_sdfs, tmp_path):
