@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--curves", choices=("decoupled", "coupled"), default=None,
-        help="decoupled (default, REC-MV): curve terms move only the curves; coupled: also the SDFs and deformation",
+        help="decoupled (default, REC-MV): curve terms move only the curves; coupled: also the SDFs and deformation "
+        "(the fast preset has no curve terms unless its stages' curve weights are set)",
     )
     parser.set_defaults(func=run)
 

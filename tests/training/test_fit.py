@@ -12,7 +12,7 @@ import torch
 from recmv.cli.main import main
 from recmv.errors import InputFileError, RecmvError
 from recmv.geometry.temporal import smooth_axis_angles
-from recmv.training.config import LossWeights, reference_config
+from recmv.training.config import LossWeights, fast_config, reference_config
 from recmv.training.data import load_fit_data
 from recmv.training.fit import fit_subject
 from recmv.training.trainer import Trainer
@@ -237,3 +237,15 @@ def test_reference_preset_runs_a_few_iterations_on_cpu(tiny_subject, tmp_path):
     assert len(records) == 2
     assert set(records[0]) >= set(config.stages[0].weights.active())
     assert all(math.isfinite(value) for record in records for key, value in record.items() if key not in ("stage",))
+
+
+def test_the_fast_preset_holds_its_curves_unless_asked_to_refine_them():
+    curve_terms = ("curve_projection", "curve_sdf", "curve_smoothness", "curve_cap")
+    held, refined = fast_config(), fast_config(refine_curves=True)
+    for stage in held.stages:
+        assert all(getattr(stage.weights, term) == 0 for term in curve_terms), stage.name
+    for stage in refined.stages:
+        assert all(getattr(stage.weights, term) > 0 for term in curve_terms), stage.name
+    assert not held.curves.cap_openings and refined.curves.cap_openings
+    # Everything but the curves is the same preset.
+    assert held.replace(stages=refined.stages, curves=refined.curves) == refined
