@@ -29,7 +29,8 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
   the true ones (s1 with / without: NC 0.977 / 0.987 and 0.947 / 0.966, boundary 0.70 / 0.51 and
   1.56 / 1.08 cm; the default bench of session 16 against session 12's: s2 posed waist 1.39 ->
   0.37 cm, cuffs 1.40 / 1.00 -> 0.67 / 0.88, worst-frame IoU of the shirt 0.911 -> 0.949, the
-  trousers' large-motion IoU 0.927 -> 0.952; the dress's canonical hem 2.48 -> 3.28 cm the one loss).
+  trousers' large-motion IoU 0.927 -> 0.952; worse: the canonical skirt and dress hems, 2.10 -> 2.71 and
+  2.48 -> 3.28 cm, and s2's canonical cuffs, 0.58 / 0.84 -> 1.36 / 1.01).
   `fast_config(refine_curves=True)` keeps both, with every garment's SDF capped at its own curves
   (`cap_openings`), since a template cap pushed out of its plane inside the body survived the cut at
   the curve as a membrane;
