@@ -17,7 +17,10 @@ from recmv.render.camera import PinholeCamera
 
 
 class FrameParameters(nn.Module):
-    """poses: [F, J, 3] axis-angle; trans: [F, 3]; codes: [F, G, L]; camera corrections.
+    """poses: [F, J, 3] axis-angle; trans: [F, 3]; garment_codes: G tensors [F, L]; camera corrections.
+
+    Each garment's codes are a parameter of their own so that they can have their own learning rate
+    (FitConfig.garment_tuning); `codes` stacks them [F, G, L].
 
     focal_scale: [2] relative change of (fx, fy); principal_shift: [2] pixels; camera_shift: [3]
     metres added to the camera translation t.
@@ -41,7 +44,8 @@ class FrameParameters(nn.Module):
         self.poses = nn.Parameter(poses.clone())
         self.trans = nn.Parameter(trans.clone())
         codes = smooth_latent_codes(frames, num_garments * latent_dim, std=code_std, generator=generator, dtype=poses.dtype)
-        self.codes = nn.Parameter(codes.reshape(frames, num_garments, latent_dim))
+        codes = codes.reshape(frames, num_garments, latent_dim)
+        self.garment_codes = nn.ParameterList([nn.Parameter(codes[:, g].clone()) for g in range(num_garments)])
         self.focal_scale = nn.Parameter(poses.new_zeros(2))
         self.principal_shift = nn.Parameter(poses.new_zeros(2))
         self.camera_shift = nn.Parameter(poses.new_zeros(3))
@@ -49,6 +53,11 @@ class FrameParameters(nn.Module):
     @property
     def num_frames(self) -> int:
         return self.poses.shape[0]
+
+    @property
+    def codes(self) -> torch.Tensor:
+        """All garments' codes [F, G, L]."""
+        return torch.stack(list(self.garment_codes), dim=1)
 
     def camera(self, base: PinholeCamera) -> PinholeCamera:
         """The refined camera; its intrinsics are 0-d tensors so projections carry gradients."""

@@ -67,7 +67,7 @@ class GarmentModel(nn.Module):
         band_weights: torch.Tensor | None,
     ) -> WarpResult:
         """Canonical points [N, 3] of a garment into frames [B] -> [B, N, 3] (deformed and posed)."""
-        codes = self.frames.codes[frame_indices, garment]
+        codes = self.frames.garment_codes[garment][frame_indices]
         return warp_points(self.deformer, self.subject.garment_grids[garment], points, codes, transforms, band_weights)
 
     def skin_only(self, points: torch.Tensor, transforms: torch.Tensor, garment: int) -> torch.Tensor:
@@ -79,7 +79,7 @@ class GarmentModel(nn.Module):
         band_weights: torch.Tensor | None,
     ) -> torch.Tensor:
         """Each point in its own frame: points [N, 3], point_frames [N], point_transforms [N, J, 4, 4] -> [N, 3]."""
-        codes = self.frames.codes[point_frames, garment]
+        codes = self.frames.garment_codes[garment][point_frames]
         return warp_points(
             self.deformer, self.subject.garment_grids[garment], points[:, None], codes, point_transforms, band_weights
         ).posed[:, 0]
@@ -93,7 +93,7 @@ class GarmentModel(nn.Module):
         points: [N, 3]; point_frames: [N] frame indices; point_transforms: [N, J, 4, 4].
         Returns posed [N, 3] and the warp Jacobian [N, 3, 3] (differentiable, for normals and losses).
         """
-        codes = self.frames.codes[point_frames, garment]
+        codes = self.frames.garment_codes[garment][point_frames]
         return warp_jacobian(
             self.deformer, self.subject.garment_grids[garment], points, codes, point_transforms, band_weights
         )

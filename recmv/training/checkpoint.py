@@ -17,7 +17,8 @@ import torch
 from recmv.errors import InputFileError
 from recmv.fileio import atomic_path
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+"""2: one code table per garment (`frames.garment_codes.G`) instead of one `frames.codes` table."""
 FORMAT_NAME = "recmv-fit-checkpoint"
 
 

@@ -30,7 +30,8 @@ from recmv.training.trainer import Trainer
 PHASE_FOLDER = "large_motion"
 FROZEN_TERMS = ("pc_sdf", "eikonal", "curve_projection", "curve_sdf", "curve_smoothness", "curve_cap")
 """Terms that only act on the frozen SDFs and curves."""
-PER_FRAME_PARAMETERS = ("frames.poses", "frames.trans", "frames.codes")
+PER_FRAME_PARAMETERS = ("frames.poses", "frames.trans", "frames.garment_codes.")
+"""State keys (or key prefixes, ending in '.') of the per-frame tables, which the new segment replaces."""
 
 
 def large_motion_config(rotation: FitConfig, epochs: int | None = None) -> FitConfig:
@@ -60,13 +61,17 @@ def rotation_state(rotation_run: Path) -> tuple[FitConfig, dict]:
 def start_from_rotation(trainer: Trainer, state: dict) -> None:
     """Load the rotation model into a large-motion trainer: everything but the per-frame tables,
     whose new codes are shifted to the rotation frames' mean code."""
-    shared = {k: v for k, v in state.items() if k not in PER_FRAME_PARAMETERS}
+    shared = {k: v for k, v in state.items() if not _per_frame(k)}
     missing, unexpected = trainer.model.load_state_dict(shared, strict=False)
-    if set(missing) - set(PER_FRAME_PARAMETERS) or unexpected:
+    if any(not _per_frame(k) for k in missing) or unexpected:
         raise RecmvError(f"the rotation checkpoint does not fit this model (missing {missing}, unexpected {unexpected})")
     with torch.no_grad():
-        codes = trainer.model.frames.codes
-        codes.add_(state["frames.codes"].to(codes).mean(dim=0, keepdim=True))
+        for g, codes in enumerate(trainer.model.frames.garment_codes):
+            codes.add_(state[f"frames.garment_codes.{g}"].to(codes).mean(dim=0, keepdim=True))
+
+
+def _per_frame(key: str) -> bool:
+    return any(key == name or (name.endswith(".") and key.startswith(name)) for name in PER_FRAME_PARAMETERS)
 
 
 def fit_large_motion(

@@ -164,15 +164,19 @@ class Trainer:
         return GarmentModel(data.garments, sdf_configs, config.deformer, config.appearance, frames, subject)
 
     def _build_optimizer(self) -> torch.optim.Adam:
-        optim, model = self.config.optim, self.model
+        config, model = self.config, self.model
+        optim = config.optim
         groups = [
             ("sdf", list(model.sdfs.parameters()), optim.sdf_lr),
             ("deformer", list(model.deformer.parameters()), optim.deformer_lr),
             ("appearance", list(model.appearance.parameters()), optim.appearance_lr),
-            ("codes", [model.frames.codes], optim.codes_lr),
+            *[
+                (f"codes.{name}", [codes], optim.codes_lr * config.tuning(name).codes_lr)
+                for name, codes in zip(self.data.garments, model.frames.garment_codes, strict=True)
+            ],
             ("body", model.frames.body_parameters(), optim.body_lr),
             ("camera", model.frames.camera_parameters(), optim.camera_lr),
-            ("curves", list(model.curves.parameters()), self.config.curves.lr),
+            ("curves", list(model.curves.parameters()), config.curves.lr),
         ]
         param_groups = []
         for name, params, lr in groups:
@@ -329,7 +333,8 @@ class Trainer:
             terms["body_penetration"] = torch.stack(inside).mean()
         if weights.deformation_consistency > 0:
             consistency = [
-                deformation_consistency_loss(
+                self.config.tuning(data.garments[g]).deformation_consistency
+                * deformation_consistency_loss(
                     w.posed.reshape(-1, 3), model.skin_only(v, context.body.transforms, g).reshape(-1, 3)
                 )
                 for g, (w, v) in enumerate(zip(context.warped, surfaces, strict=True))
@@ -384,7 +389,7 @@ class Trainer:
             if with_rigidity:
                 jitter = anchors + 0.01 * torch.randn(anchors.shape, generator=generator).to(anchors)
                 slot = int(torch.randint(context.frames.shape[0], (1,), generator=generator))
-                code = model.frames.codes[context.frames[slot], g]
+                code = model.frames.garment_codes[g][context.frames[slot]]
                 jacobian = deformation_jacobian(model.deformer, torch.cat([anchors, jitter]), code, context.band)
                 rigidity.append(rigidity_loss(jacobian))
         return torch.stack(eikonal).mean(), (torch.stack(rigidity).mean() if rigidity else context.zero)
@@ -421,8 +426,8 @@ class Trainer:
         losses = []
         for g, vertices in enumerate(self.meshes.vertices):
             anchors = self._regulariser_sample(vertices, context.generator)
-            offsets = model.deformer(anchors, model.frames.codes[:, g].mean(0), context.band)
-            losses.append(mean_offset_loss(offsets))
+            offsets = model.deformer(anchors, model.frames.garment_codes[g].mean(0), context.band)
+            losses.append(self.config.tuning(self.data.garments[g]).mean_offset * mean_offset_loss(offsets))
         return torch.stack(losses).mean()
 
     def _pose_prior(self, context: _IterationContext) -> torch.Tensor:

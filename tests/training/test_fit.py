@@ -12,7 +12,7 @@ import torch
 from recmv.cli.main import main
 from recmv.errors import InputFileError, RecmvError
 from recmv.geometry.temporal import smooth_axis_angles
-from recmv.training.config import LossWeights, fast_config, reference_config
+from recmv.training.config import GarmentTuning, LossWeights, fast_config, reference_config
 from recmv.training.data import load_fit_data
 from recmv.training.fit import fit_subject
 from recmv.training.trainer import Trainer
@@ -249,3 +249,87 @@ def test_the_fast_preset_holds_its_curves_unless_asked_to_refine_them():
     assert not held.curves.cap_openings and refined.curves.cap_openings
     # Everything but the curves is the same preset.
     assert held.replace(stages=refined.stages, curves=refined.curves) == refined
+
+
+def _evaluate_with_tuning(tiny_subject, initial_state, tmp_path, tuning):
+    """Deformation consistency and mean offset of offsets of centimetres, under some garment tuning."""
+    weights = LossWeights(**{name: float(name in ("deformation_consistency", "mean_offset")) for name in TERMS})
+    config = tiny_config(weights=weights, garment_tuning=tuning)
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    trainer.model.load_state_dict(initial_state)
+    with torch.no_grad():
+        last = trainer.model.deformer.mlp[-1].weight
+        last.copy_(0.05 * torch.randn(last.shape, generator=torch.Generator().manual_seed(0)))
+    trainer.refresh_meshes(config.stages[0])
+    return trainer.evaluate(torch.arange(2), config.stages[0])
+
+
+def test_garment_tuning_scales_only_the_named_garments_share_of_the_deformation_terms(
+    tiny_subject, initial_state, tmp_path
+):
+    def terms(tuning, name):
+        return _evaluate_with_tuning(tiny_subject, initial_state, tmp_path / name, tuning)
+
+    both = terms((), "both")
+    skirt = terms((GarmentTuning(("short_sleeve_upper",), deformation_consistency=0.0, mean_offset=0.0),), "skirt")
+    upper = terms((GarmentTuning(("skirt",), deformation_consistency=0.0, mean_offset=0.0),), "upper")
+    doubled = terms((GarmentTuning(("skirt", "short_sleeve_upper"), deformation_consistency=2.0, mean_offset=2.0),), "x2")
+    for term in ("deformation_consistency", "mean_offset"):
+        assert skirt[term] > 1e-6 and upper[term] > 1e-6, term
+        assert float(skirt[term] + upper[term]) == pytest.approx(float(both[term]), rel=1e-5), term
+        assert float(doubled[term]) == pytest.approx(2 * float(both[term]), rel=1e-5), term
+
+
+def test_garment_tuning_gives_a_garment_its_own_code_learning_rate(tiny_subject, tmp_path):
+    config = tiny_config(epochs=1, garment_tuning=(GarmentTuning(("skirt",), codes_lr=10.0),))
+    data = load_fit_data(tiny_subject, config.working_size)
+    trainer = Trainer(config, data, tmp_path)
+    trainer.initialise_sdfs(progress=False)
+    before = [codes.detach().clone() for codes in trainer.model.frames.garment_codes]
+    trainer.run(stop_after=1, progress=False)
+    # Adam's first step moves every element with a gradient by the learning rate.
+    step = {
+        name: float((codes.detach() - start).abs().max())
+        for name, codes, start in zip(data.garments, trainer.model.frames.garment_codes, before, strict=True)
+    }
+    assert step["short_sleeve_upper"] > 0
+    assert step["skirt"] == pytest.approx(10 * step["short_sleeve_upper"], rel=1e-3)
+
+
+def test_garment_tuning_takes_the_first_entry_that_names_a_garment_and_refuses_unknown_names(tmp_path):
+    from recmv.training.config import merged_config
+
+    changes = {"garment_tuning": [{"garments": ["dress"], "codes_lr": 2.0}, {"garments": ["dress", "skirt"], "codes_lr": 3.0}]}
+    config = merged_config(fast_config(), changes, "x.json")
+    assert config.tuning("dress").codes_lr == 2.0 and config.tuning("skirt").codes_lr == 3.0
+    assert config.tuning("long_pants") == GarmentTuning()
+    with pytest.raises(RecmvError, match="x.json: .*unknown garments \\['cape'\\]"):
+        merged_config(fast_config(), {"garment_tuning": [{"garments": ["cape"]}]}, "x.json")
+    with pytest.raises(RecmvError, match="factors must be >= 0"):
+        merged_config(fast_config(), {"garment_tuning": [{"garments": ["skirt"], "mean_offset": -1.0}]}, "x.json")
+
+
+def test_a_large_motion_fit_starts_each_garments_codes_at_its_rotation_mean(tiny_subject, tmp_path):
+    from recmv.training.large_motion import start_from_rotation
+
+    config = tiny_config()
+    data = load_fit_data(tiny_subject, config.working_size)
+    rotation = Trainer(config, data, tmp_path / "rotation").model.state_dict()
+    keys = [f"frames.garment_codes.{g}" for g in range(len(data.garments))]
+    for g, key in enumerate(keys):  # each garment's rotation codes away from zero by its own amount
+        rotation[key] = rotation[key] + (g + 1)
+    trainer = Trainer(config, data, tmp_path / "large")
+    initial = [codes.detach().clone() for codes in trainer.model.frames.garment_codes]
+    start_from_rotation(trainer, rotation)
+    for g, codes in enumerate(trainer.model.frames.garment_codes):
+        torch.testing.assert_close(codes.detach(), initial[g] + rotation[keys[g]].mean(0))
+
+
+def test_the_fast_preset_loosens_the_deformation_of_skirts_and_dresses_only():
+    config = fast_config()
+    for garment in ("skirt", "dress"):
+        tuning = config.tuning(garment)
+        assert tuning.deformation_consistency < 1 and tuning.mean_offset == 0 and tuning.codes_lr > 1, garment
+    for garment in ("short_sleeve_upper", "long_sleeve_upper", "long_pants", "short_pants"):
+        assert config.tuning(garment) == GarmentTuning(), garment
+    assert reference_config().garment_tuning == ()
