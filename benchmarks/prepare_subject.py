@@ -12,7 +12,7 @@ scale nor where the camera stands, so each frame's meshes are first carried into
 the similarity that takes the prepared subject's fitted body onto the GT body (both are Anny
 bodies with one topology), as body reconstructions are scored after Procrustes alignment.
 
-Usage: python benchmarks/prepare_subject.py --size 512 --frames 30 [--motion walk|rotate] [--subject SYNTH_DIR] [--out DIR] [--reconstruct]
+Usage: python benchmarks/prepare_subject.py --size 512 --frames 30 [--motion walk|rotate] [--subject SYNTH_DIR] [--out DIR] [--reconstruct [--config JSON]]
 """
 
 from __future__ import annotations
@@ -181,11 +181,15 @@ def aligned_prediction(extracted: Path, out: Path, alignments: list[np.ndarray],
     return out
 
 
-def reconstruct(synth: Path, prepared: Path, work: Path, kept: list[int], garments) -> dict:
-    """fit + extract on the prepared subject, scored against the synthetic GT after body alignment."""
+def reconstruct(
+    synth: Path, prepared: Path, work: Path, kept: list[int], garments, config: str | None = None
+) -> dict:
+    """fit + extract on the prepared subject, scored against the synthetic GT after body alignment;
+    config: a partial fit config file laid over the fast preset (as `recmv fit --config`)."""
     seconds = {}
     start = time.perf_counter()
-    fit_subject(prepared, work / "fit", preset="fast")
+    changes = None if config is None else fileio.read_json_object(config)
+    fit_subject(prepared, work / "fit", preset="fast", config_changes=changes, config_source=f"--config {config}")
     seconds["fit"] = time.perf_counter() - start
     start = time.perf_counter()
     extract_run(work / "fit", work / "extract", ExtractOptions(videos=False, glb=False))
@@ -223,6 +227,10 @@ def main() -> None:
         "--reconstruct", action="store_true",
         help="then fit (fast preset) and extract the prepared subject, and score its meshes against the GT",
     )  # fmt: skip
+    parser.add_argument(
+        "--config", metavar="JSON",
+        help="with --reconstruct: a partial fit config laid over the fast preset, as `recmv fit --config`",
+    )  # fmt: skip
     args = parser.parse_args()
     garments = tuple(args.garments.split(","))
     work = Path(tempfile.mkdtemp(prefix="recmv_bench_prepare_"))
@@ -257,7 +265,8 @@ def main() -> None:
     print(f"| 2D curve error (px, {metrics['curves_compared']} curves) | {'n/a' if curve is None else f'{curve:.2f}'} | ≤ 4 |")
     if args.reconstruct:
         kept = json.loads((prepared / "crop.json").read_text())["source_frames"]
-        scores = reconstruct(synth, prepared, prepared.with_name(prepared.name + "_reconstruction"), kept, garments)
+        work_dir = prepared.with_name(prepared.name + "_reconstruction")
+        scores = reconstruct(synth, prepared, work_dir, kept, garments, args.config)
         low, high = scores["alignment_scale"]
         print(f"\nfit {scores['seconds']['fit']:.0f} s, extract {scores['seconds']['extract']:.0f} s; "
               f"body alignment scale {low:.3f}-{high:.3f}")  # fmt: skip
