@@ -20,7 +20,7 @@ class FrameParameters(nn.Module):
     """poses: [F, J, 3] axis-angle; trans: [F, 3]; garment_codes: G tensors [F, L]; camera corrections.
 
     Each garment's codes are a parameter of their own so that they can have their own learning rate
-    (FitConfig.garment_tuning); `codes` stacks them [F, G, L].
+    (FitConfig.garment_tuning).
 
     focal_scale: [2] relative change of (fx, fy); principal_shift: [2] pixels; camera_shift: [3]
     metres added to the camera translation t.
@@ -53,11 +53,6 @@ class FrameParameters(nn.Module):
     @property
     def num_frames(self) -> int:
         return self.poses.shape[0]
-
-    @property
-    def codes(self) -> torch.Tensor:
-        """All garments' codes [F, G, L]."""
-        return torch.stack(list(self.garment_codes), dim=1)
 
     def camera(self, base: PinholeCamera) -> PinholeCamera:
         """The refined camera; its intrinsics are 0-d tensors so projections carry gradients."""

@@ -31,7 +31,7 @@ PHASE_FOLDER = "large_motion"
 FROZEN_TERMS = ("pc_sdf", "eikonal", "curve_projection", "curve_sdf", "curve_smoothness", "curve_cap")
 """Terms that only act on the frozen SDFs and curves."""
 PER_FRAME_PARAMETERS = ("frames.poses", "frames.trans", "frames.garment_codes.")
-"""State keys (or key prefixes, ending in '.') of the per-frame tables, which the new segment replaces."""
+"""Prefixes of the state keys of the per-frame tables, which the new segment replaces."""
 
 
 def large_motion_config(rotation: FitConfig, epochs: int | None = None) -> FitConfig:
@@ -61,17 +61,13 @@ def rotation_state(rotation_run: Path) -> tuple[FitConfig, dict]:
 def start_from_rotation(trainer: Trainer, state: dict) -> None:
     """Load the rotation model into a large-motion trainer: everything but the per-frame tables,
     whose new codes are shifted to the rotation frames' mean code."""
-    shared = {k: v for k, v in state.items() if not _per_frame(k)}
+    shared = {k: v for k, v in state.items() if not k.startswith(PER_FRAME_PARAMETERS)}
     missing, unexpected = trainer.model.load_state_dict(shared, strict=False)
-    if any(not _per_frame(k) for k in missing) or unexpected:
+    if any(not k.startswith(PER_FRAME_PARAMETERS) for k in missing) or unexpected:
         raise RecmvError(f"the rotation checkpoint does not fit this model (missing {missing}, unexpected {unexpected})")
     with torch.no_grad():
         for g, codes in enumerate(trainer.model.frames.garment_codes):
             codes.add_(state[f"frames.garment_codes.{g}"].to(codes).mean(dim=0, keepdim=True))
-
-
-def _per_frame(key: str) -> bool:
-    return any(key == name or (name.endswith(".") and key.startswith(name)) for name in PER_FRAME_PARAMETERS)
 
 
 def fit_large_motion(
