@@ -10,11 +10,16 @@ from recmv.fields.latent import dct_basis
 from recmv.losses.deformation import pseudo_huber
 
 
-def dct_smoothness_loss(trajectory: torch.Tensor, window: int = 30, keep: int = 10) -> torch.Tensor:
+def dct_smoothness_loss(
+    trajectory: torch.Tensor, window: int = 30, keep: int = 10, detrend: bool = False
+) -> torch.Tensor:
     """Mean |coefficient| of the high-frequency DCT-II bases of each coordinate's time series.
 
     trajectory: [T, ...] (for example posed joints [T, J, 3]). Of a T-frame series, the bases
-    round(keep * T / window) .. T-1 are penalised (REC-MV: 10..29 of 30). Returns a scalar (0 for T < 3).
+    round(keep * T / window) .. T-1 are penalised (REC-MV: 10..29 of 30). detrend: first subtract
+    `end_slope_quadratic`, so that a smooth motion still under way at the window's ends costs nothing.
+    Without it (REC-MV), the DCT's mirror extension turns those end velocities into kinks whose high
+    frequencies the term then removes by bending the first and last frames. Returns a scalar (0 for T < 3).
     """
     frames = trajectory.shape[0]
     if frames < 3:
@@ -22,9 +27,28 @@ def dct_smoothness_loss(trajectory: torch.Tensor, window: int = 30, keep: int = 
     first = max(1, round(keep * frames / window))
     if first >= frames:
         return trajectory.sum() * 0.0
+    series = trajectory.reshape(frames, -1)
+    if detrend:
+        series = series - end_slope_quadratic(series)
     basis = dct_basis(frames, frames, dtype=trajectory.dtype, device=trajectory.device)[:, first:]
-    coefficients = basis.T @ trajectory.reshape(frames, -1)
+    coefficients = basis.T @ series
     return coefficients.abs().mean()
+
+
+def end_slope_quadratic(series: torch.Tensor) -> torch.Tensor:
+    """The quadratic q(t) = a t + b t^2 whose slopes at t = 0 and t = T-1 are the series' slopes there.
+
+    series: [T, D], T >= 3 -> [T, D]. The slopes are second-order one-sided differences, so q matches
+    them exactly for any quadratic motion; series - q then starts and ends at rest, which the DCT's
+    mirror extension continues without a kink.
+    """
+    frames = series.shape[0]
+    if frames < 3:
+        raise RecmvError(f"series: expected at least 3 frames, got {frames}")
+    start = (4 * series[1] - 3 * series[0] - series[2]) / 2
+    end = (3 * series[-1] - 4 * series[-2] + series[-3]) / 2
+    time = torch.arange(frames, dtype=series.dtype, device=series.device)[:, None]
+    return start * time + (end - start) / (2 * (frames - 1)) * time.square()
 
 
 def dct_windows(frames: torch.Tensor, num_frames: int, window: int) -> torch.Tensor:

@@ -215,6 +215,10 @@ class FitConfig:
     regulariser_points: int = 4096
     """Marching-cubes vertices per iteration (shared among garments) for the eikonal, rigidity and mean-offset terms."""
     dct_window: int = 30
+    dct_detrend: bool = True
+    """Subtract each window's end velocities (`end_slope_quadratic`) before the DCT smoothness term, so
+    that it does not bend the first and last frames of a motion still under way there, as a turn is at
+    both ends of a rotation clip. False: REC-MV's form."""
     pose_prior_sigma: float = 2.0
     """Frames: the input poses and translations are smoothed in time by a Gaussian of this width before
     the pose_prior term pulls towards them, so that it keeps their motion and not their frame-to-frame

@@ -418,7 +418,10 @@ class Trainer:
         windows = dct_windows(frames, self.data.num_frames, self.config.dct_window)
         needed, inverse = torch.unique(windows, return_inverse=True)
         joints = self.model.pose(needed).joints
-        return torch.stack([dct_smoothness_loss(joints[row], window=self.config.dct_window) for row in inverse]).mean()
+        config = self.config
+        return torch.stack(
+            [dct_smoothness_loss(joints[row], config.dct_window, detrend=config.dct_detrend) for row in inverse]
+        ).mean()
 
     def _mean_offset(self, context: _IterationContext) -> torch.Tensor:
         """Offsets under each garment's mean code over all frames, at a sample of its marching-cubes vertices."""

@@ -12,7 +12,7 @@ from recmv.losses.deformation import (
 from recmv.losses.sdf import eikonal_loss, eikonal_samples, normal_alignment_loss, surface_loss
 from recmv.losses.shading import colour_loss, normal_loss, observed_normals, per_image_mean
 from recmv.losses.silhouette import dilate_masks, silhouette_loss
-from recmv.losses.smoothness import dct_smoothness_loss, dct_windows, pose_prior_loss
+from recmv.losses.smoothness import dct_smoothness_loss, dct_windows, end_slope_quadratic, pose_prior_loss
 
 
 def test_dilation_grows_a_pixel_into_a_square():
@@ -117,6 +117,40 @@ def test_dct_smoothness_penalises_jitter_not_smooth_motion():
     assert dct_smoothness_loss(smooth).item() == pytest.approx(0.0, abs=1e-12)
     assert dct_smoothness_loss(jitter).item() > 1e-3
     assert dct_smoothness_loss(smooth[:2]).item() == 0.0
+
+
+def _turn(frames: int = 30, radius: float = 0.7) -> torch.Tensor:
+    """A point going once round a circle at constant speed (a joint of a body turning on the spot) -> [T, 1, 3]."""
+    angle = 2 * math.pi * torch.arange(frames, dtype=torch.float64) / frames
+    return torch.stack([radius * angle.sin(), torch.zeros_like(angle), radius * angle.cos()], -1)[:, None]
+
+
+def test_end_slope_quadratic_takes_a_quadratic_motion_whole():
+    time = torch.arange(12, dtype=torch.float64)[:, None]
+    motion = 0.3 * time - 0.02 * time.square() + torch.tensor([[0.0, 1.0, -2.0]], dtype=torch.float64)
+    quadratic = end_slope_quadratic(motion)
+    # Up to the start value, which the DCT keeps in its lowest basis, the quadratic is the motion itself.
+    assert torch.allclose(motion - quadratic, motion[:1].expand_as(motion), atol=1e-12)
+    assert torch.all(quadratic[0] == 0)
+    with pytest.raises(RecmvError, match="3 frames"):
+        end_slope_quadratic(motion[:2])
+
+
+def test_detrended_dct_smoothness_spares_a_turn_and_still_penalises_jitter():
+    turn = _turn()
+    jitter = 0.01 * torch.tensor([(-1.0) ** i for i in range(30)], dtype=torch.float64)[:, None, None]
+    plain, detrended = dct_smoothness_loss(turn).item(), dct_smoothness_loss(turn, detrend=True).item()
+    assert detrended < plain / 5
+    assert dct_smoothness_loss(turn + jitter, detrend=True).item() > 10 * detrended
+    # The plain term pulls hardest on the two ends of the turn; detrended, its pull there is a fraction of that.
+    pulls = []
+    for detrend in (False, True):
+        moving = turn.clone().requires_grad_()
+        dct_smoothness_loss(moving, detrend=detrend).backward()
+        pulls.append(moving.grad.norm(dim=-1).squeeze(-1))
+    ends = [0, 1, 28, 29]
+    assert pulls[0][ends].mean() > 1.5 * pulls[0][5:25].mean()
+    assert pulls[1][ends].mean() < 0.5 * pulls[0][ends].mean()
 
 
 def test_pose_prior_is_quadratic_near_the_input_and_linear_far_from_it():
