@@ -58,8 +58,10 @@ def skinning_stage(subject: str, resolution: int) -> dict:
 
 def fit_stage(subject: str, run: str, preset: str, overrides: dict, segment: str) -> dict:
     """Fit the segment; the value holds the fit's iterations and timings, and where the subject has GT
-    curves the learned canonical curves' errors (cm) under "canonical_curves_cm"."""
-    from recmv.evaluation.curves import run_canonical_curve_errors
+    curves the learned canonical curves' errors (cm) under "canonical_curves_cm" and, beside them, the
+    GT canonical loops' own distance from the GT posed loops under skinning alone ("skinning_gap_cm",
+    `recmv.evaluation.curves.skinning_gaps`)."""
+    from recmv.evaluation.curves import run_canonical_curve_errors, subject_skinning_gaps
     from recmv.training.fit import fit_subject
 
     # The eval reads `recmv extract`'s meshes, so the fit's own per-frame meshes would be written for nothing.
@@ -70,6 +72,7 @@ def fit_stage(subject: str, run: str, preset: str, overrides: dict, segment: str
     errors = run_canonical_curve_errors(run, subject)
     if errors is not None:
         value["canonical_curves_cm"] = errors
+        value["skinning_gap_cm"] = subject_skinning_gaps(subject, segment)
     return value
 
 

@@ -151,6 +151,7 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     curve_errors = fast["stages"]["fit"]["value"]["canonical_curves_cm"]
     assert set(curve_errors) == set(json.loads((out / "subjects" / "dress" / "gt" / "curves" / "canonical.json").read_text()))
     assert all(0 < e < 50 for e in curve_errors.values())
+    assert set(fast["stages"]["fit"]["value"]["skinning_gap_cm"]) == set(curve_errors)
     stages = ("synth", "skinning", "fit", "large_motion", "extract", "eval")
     assert all(fast["stages"][s]["status"] == "ok" for s in stages)
     assert all(fast["stages"][s]["wall_s"] > 0 for s in stages)
@@ -166,7 +167,7 @@ def test_bench_command_runs_a_tiny_suite_and_records_a_failing_stage(tmp_path, c
     assert f"| dress | dress | fast | {cd:.2f} |" in table
     assert "template only, no fitting" in table and "## reference / fast" in table
     assert "reference / fit: failed" in table
-    assert '`{"seed": 7}`' in table and "## Canonical curves" in table
+    assert '`{"seed": 7}`' in table and "## Canonical curves" in table and "GT canonical loops skinned" in table
     rotation = segments["rotation"]
     frame_rows = json.loads((out / "runs" / "dress" / "fast_extract" / "metrics.json").read_text())["garments"]["dress"]["frames"]
     rotation_rows = [f for f in frame_rows if f["frame"] < TINY_SUITE.subjects[0].frames]
