@@ -46,8 +46,9 @@ def skinning_gaps(
     canonical loop carried into that frame by skinning alone.
 
     This is the garment's own motion at the curve (inertial swing, flare, ripple), which only the per-frame
-    deformation can carry: a canonical curve placed to explain the frames through skinning lies about
-    this far from the GT rest loop, so its canonical error is no measure of the fit below this figure.
+    deformation can carry: a canonical curve placed to explain the frames through skinning lies between
+    the rest loop and the swung loops, up to this far from the rest loop, so below this figure its
+    canonical error says where the swing went more than how well the frames were fitted.
 
     canonical: {name: [K, 3]} GT rest loops; posed: per frame {name: [K', 3]} GT posed loops;
     transforms: [F, J, 4, 4] the body's rest-to-posed transforms of those frames; grid: the skinning grid.

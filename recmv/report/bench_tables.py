@@ -151,7 +151,7 @@ def bench_markdown(bench: dict) -> str:
         lines += [
             "",
             "The last column is the garment's own motion at each curve (swing, flare) that skinning does not carry: "
-            "a canonical curve that explains the frames through skinning lies about this far from the GT rest loop.",
+            "a canonical curve that explains the frames through skinning lies up to this far from the GT rest loop.",
         ]
     lines += ["", "## Cost (wall time per stage; peak resident memory of the largest stage)", ""]
     cost_header = ["subject", "method", *(t for _, t in STAGE_COLUMNS), "total s", "peak GiB"]
