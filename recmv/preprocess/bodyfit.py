@@ -15,6 +15,10 @@ Silhouettes, without a rasteriser: every projected body vertex should fall insid
 distance-transform penalty, bilinearly sampled, so it is differentiable), and, for silhouettes that hug
 the body, optionally the mask's contour should lie near a projected vertex (a truncated chamfer term,
 off by default: on a dressed person it pulls the body out onto the clothes).
+Depth, which 2D keypoints leave open (a foreshortened thigh may point towards the camera or away), comes
+from the pose estimator's 3D landmarks where given (mediapipe's world landmarks): the fitted limbs, hips
+and shoulders are pulled towards their directions (1 - cos, scale-free, since those landmarks have their
+own origin and scale).
 Initialisation avoids the front/back and left/right flips: the torso and face keypoints choose a
 yaw per frame among a ring of candidates (closed-form scale and offset for each), smoothed over time
 by dynamic programming.
@@ -49,6 +53,8 @@ COCO_KEYPOINTS = (
     "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
 FACE_KEYPOINTS = (0, 1, 2, 3, 4)
+DIRECTION_BONES = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (5, 6))
+"""COCO-17 (from, to) pairs whose 3D directions the direction term compares: the limbs, hips and shoulders."""
 # Keypoints that fix the torso's orientation in the initial yaw search (face, shoulders, hips).
 TORSO_KEYPOINTS = (0, 1, 2, 3, 4, 5, 6, 11, 12)
 # Landmark joints the fit rotates; the other joints (twist bones, feet, eyes) keep the canonical pose.
@@ -104,6 +110,10 @@ class BodyFitOptions:
     """Contour points sampled per frame for the coverage term."""
     coverage_vertices: int = 2000
     """Body vertices (a fixed random subset) the coverage term measures against."""
+    direction_weight: float = 0.1
+    """Weight of 1 - cos between the fitted body's limb, hip and shoulder directions and the pose
+    estimator's 3D ones (mediapipe's world landmarks), where they are given: they settle what 2D keypoints
+    leave open, which way a limb points in depth."""
     smooth_weight: float = 20.0
     """Weight of the squared second difference of the posed joints over time (metres)."""
     pose_prior_weight: float = 2e-3
@@ -319,6 +329,18 @@ def sample_image(images: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
     return sampled[:, 0, :, 0]
 
 
+def bone_directions(points: torch.Tensor) -> torch.Tensor:
+    """Unit directions [..., len(DIRECTION_BONES), 3] of the DIRECTION_BONES of COCO-17 points [..., 17, 3]."""
+    starts, ends = zip(*DIRECTION_BONES, strict=True)
+    return torch.nn.functional.normalize(points[..., list(ends), :] - points[..., list(starts), :], dim=-1)
+
+
+def direction_loss(directions: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted mean of 1 - cos between unit directions [B, K, 3] and targets [B, K, 3]; weight [B, K]."""
+    mismatch = 1.0 - (directions * targets).sum(dim=-1)
+    return (weight * mismatch).sum() / weight.sum().clamp_min(1e-9)
+
+
 def pseudo_huber(distance: torch.Tensor, delta: float) -> torch.Tensor:
     return torch.sqrt(distance**2 + delta**2) - delta
 
@@ -331,13 +353,19 @@ class _Targets:
     """What a batch of B frames is fitted to.
 
     keypoints: [B, 17, 2] pixels; weight: [B, 17]; distance: [B, H, W] outside distance (px);
-    contour: [B, N, 2] mask contour pixels.
+    contour: [B, N, 2] mask contour pixels; directions: [B, K, 3] the estimator's DIRECTION_BONES and
+    direction_weight: [B, K] their weights (0 where not given).
     """
 
     keypoints: torch.Tensor
     weight: torch.Tensor
     distance: torch.Tensor
     contour: torch.Tensor
+    directions: torch.Tensor
+    direction_weight: torch.Tensor
+
+
+TARGET_KEYS = ("keypoints", "weight", "distance", "contour", "directions", "direction_weight")
 
 
 @dataclass
@@ -392,7 +420,8 @@ def batch_losses(
     """Loss terms of one batch; previous: [2, J, 3] fixed joints of the two frames before it, or None."""
     options = problem.options
     vertices, joints, _ = pose_batch(problem, state)
-    pixels = project_pinhole(body_keypoints(vertices, joints, problem.regressor), problem.focal, problem.centre)
+    points = body_keypoints(vertices, joints, problem.regressor)
+    pixels = project_pinhole(points, problem.focal, problem.centre)
     error = (pixels - targets.keypoints).norm(dim=-1) / problem.size
     keypoint = (targets.weight * pseudo_huber(error, options.keypoint_huber)).sum() / targets.weight.sum().clamp_min(1e-9)
     projected = project_pinhole(vertices, problem.focal, problem.centre)
@@ -405,6 +434,10 @@ def batch_losses(
         "pose_prior": options.pose_prior_weight * prior,
         "shape_prior": options.shape_prior_weight * shape_prior,
     }
+    if options.direction_weight > 0 and bool((targets.direction_weight > 0).any()):
+        terms["direction"] = options.direction_weight * direction_loss(
+            bone_directions(points), targets.directions, targets.direction_weight
+        )
     if options.coverage_weight > 0:
         sparse = projected[:, problem.coverage_vertices]
         nearest = torch.cdist(targets.contour, sparse).min(dim=-1).values / problem.size
@@ -457,7 +490,7 @@ def fit_frames(
 ) -> tuple[_State, float]:
     """Initialise and fit the given frames: global orientation and translation first, then everything."""
     like = shape
-    targets = _Targets(*(torch.as_tensor(data[key][frames]).to(like) for key in ("keypoints", "weight", "distance", "contour")))
+    targets = _Targets(*(torch.as_tensor(data[key][frames]).to(like) for key in TARGET_KEYS))
     state = initial_state(problem, data["keypoints"][frames], data["weight"][frames], shape)
     options = problem.options
     pose_free = ("rotation6d", "trans", "delta")
@@ -466,6 +499,22 @@ def fit_frames(
     if fit_shape:
         loss = optimise(problem, state, targets, options.shape_iterations, pose_free + ("shape",), previous, smooth, bar)
     return state, loss
+
+
+def target_directions(world: np.ndarray | None, frames: int, min_confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """The estimator's bone directions [F, K, 3] and weights [F, K] (the smaller confidence of the two ends,
+    0 below min_confidence) from world keypoints [F, 17, 4], or zeros without them."""
+    count = len(DIRECTION_BONES)
+    if world is None:
+        return np.zeros((frames, count, 3), dtype=np.float32), np.zeros((frames, count), dtype=np.float32)
+    if world.shape != (frames, 17, 4) or not np.isfinite(world).all():
+        raise RecmvError(f"world_keypoints: expected finite [{frames}, 17, 4] (x, y, z, confidence), got shape {world.shape}")
+    points = torch.as_tensor(world[..., :3], dtype=torch.float64)
+    directions = bone_directions(points).numpy().astype(np.float32)
+    starts, ends = (list(side) for side in zip(*DIRECTION_BONES, strict=True))
+    weight = np.minimum(world[:, starts, 3], world[:, ends, 3])
+    weight = weight * (weight >= min_confidence) * (np.linalg.norm(world[:, ends, :3] - world[:, starts, :3], axis=-1) > 1e-6)
+    return directions, weight.astype(np.float32)
 
 
 def check_inputs(keypoints: np.ndarray, masks: np.ndarray, focal: float | None) -> None:
@@ -498,7 +547,8 @@ def make_problem(body: BodyModel, height: int, width: int, focal: float, options
 
 
 def fit_body(
-    keypoints: np.ndarray, masks: np.ndarray, body: BodyModel, focal: float | None, options: BodyFitOptions
+    keypoints: np.ndarray, masks: np.ndarray, body: BodyModel, focal: float | None, options: BodyFitOptions,
+    world_keypoints: np.ndarray | None = None,
 ) -> BodyFitResult:
     """Fit shape (once), pose and translation (per frame) of `body` to keypoints and silhouettes.
 
@@ -507,9 +557,12 @@ def fit_body(
         masks: [F, H, W] bool person masks.
         body: the body model (Anny or SMPL); device and dtype follow its buffers.
         focal: focal length in pixels, or None to pick it among `options.focal_candidates`.
+        world_keypoints: optional [F, 17, 4] COCO-17 3D points (x, y, z in the camera's axes: right, down,
+            away; any origin and scale) and confidence, for the direction term.
     """
     start = time.perf_counter()
     check_inputs(keypoints, masks, focal)
+    directions, direction_weight = target_directions(world_keypoints, keypoints.shape[0], options.min_confidence)
     num_frames, height, width = masks.shape
     weight = keypoints[..., 2] * (keypoints[..., 2] >= options.min_confidence)
     weight[:, list(FACE_KEYPOINTS)] *= options.face_weight
@@ -519,6 +572,8 @@ def fit_body(
         "weight": weight.astype(np.float32),
         "distance": outside_distance(masks),
         "contour": contour_samples(masks, options.coverage_points, rng),
+        "directions": directions,
+        "direction_weight": direction_weight,
     }
     batch = max(1, options.batch_frames)
     subset = np.unique(np.linspace(0, num_frames - 1, min(num_frames, batch)).round().astype(np.int64))

@@ -52,11 +52,14 @@ class PoseTrack:
     landmarks: [F, 33, 3] (x = column, y = row, visibility) in pixels; visibility 0 where no person was found.
     segmentation: [F, H, W] float32 person probability in [0, 1].
     found: [F] bool, frames where a person was found.
+    world: [F, 33, 4] mediapipe's world landmarks (x, y, z metres about the hips' midpoint, along the
+        camera's right, down and away axes) and visibility; 0 where no person was found.
     """
 
     landmarks: np.ndarray
     segmentation: np.ndarray
     found: np.ndarray
+    world: np.ndarray
 
 
 def track_pose(frames: np.ndarray, video_mode: bool = True, progress: bool = True) -> PoseTrack:
@@ -71,6 +74,7 @@ def track_pose(frames: np.ndarray, video_mode: bool = True, progress: bool = Tru
     landmarks = np.zeros((num, MEDIAPIPE_LANDMARKS, 3), dtype=np.float32)
     segmentation = np.zeros((num, height, width), dtype=np.float32)
     found = np.zeros(num, dtype=bool)
+    world = np.zeros((num, MEDIAPIPE_LANDMARKS, 4), dtype=np.float32)
     with mp.solutions.pose.Pose(
         static_image_mode=not video_mode, model_complexity=1, enable_segmentation=True, smooth_segmentation=video_mode
     ) as pose:
@@ -82,15 +86,17 @@ def track_pose(frames: np.ndarray, video_mode: bool = True, progress: bool = Tru
             points = result.pose_landmarks.landmark
             # mediapipe's normalised coordinates put 0 and 1 at the image edges, not pixel centres.
             landmarks[index] = [(p.x * width - 0.5, p.y * height - 0.5, p.visibility) for p in points]
+            if result.pose_world_landmarks is not None:
+                world[index] = [(p.x, p.y, p.z, p.visibility) for p in result.pose_world_landmarks.landmark]
             if result.segmentation_mask is not None:
                 segmentation[index] = result.segmentation_mask
-    return PoseTrack(landmarks, segmentation, found)
+    return PoseTrack(landmarks, segmentation, found, world)
 
 
 def coco_keypoints(landmarks: np.ndarray) -> np.ndarray:
-    """[F, 17, 3] COCO-17 (x, y, confidence) from mediapipe landmarks [F, 33, 3] (x, y, visibility)."""
-    if landmarks.ndim != 3 or landmarks.shape[1:] != (MEDIAPIPE_LANDMARKS, 3):
-        raise ValueError(f"expected [F, 33, 3] mediapipe landmarks, got shape {landmarks.shape}")
+    """[F, 17, C] COCO-17 from mediapipe landmarks [F, 33, C] (image: x, y, visibility; world: x, y, z, visibility)."""
+    if landmarks.ndim != 3 or landmarks.shape[1] != MEDIAPIPE_LANDMARKS:
+        raise ValueError(f"expected [F, 33, C] mediapipe landmarks, got shape {landmarks.shape}")
     return landmarks[:, list(COCO_FROM_MEDIAPIPE)].copy()
 
 

@@ -159,15 +159,16 @@ def prepare_subject(input_path: str | Path, out_dir: str | Path, options: Prepar
     empty = np.flatnonzero(~masks.reshape(len(masks), -1).any(axis=1))
     if empty.size:
         raise InputFileError(input_path, f"no person found in frame(s) {kept[empty][:5].tolist()} (empty masks)")
-    keypoints = None
+    keypoints = world = None
     if track is not None:
         if not track.found.any():
             raise InputFileError(input_path, "no person found in any frame (mediapipe pose found no body)")
         keypoints = _crop_keypoints(track, box)
+        world = coco_keypoints(track.world)
     timer("masks_keypoints", start)
 
     start = time.perf_counter()
-    body, description, fit = _body(options, keypoints, masks, box, source_size)
+    body, description, fit = _body(options, keypoints, world, masks, box, source_size)
     timer("body_fit", start)
 
     start = time.perf_counter()
@@ -229,9 +230,11 @@ def crop_camera(focal: float, source_size: tuple[int, int], box: CropBox) -> Pin
 
 
 def _body(
-    options: PrepareOptions, keypoints: np.ndarray | None, masks: np.ndarray, box: CropBox, source_size: tuple[int, int]
+    options: PrepareOptions, keypoints: np.ndarray | None, world: np.ndarray | None, masks: np.ndarray, box: CropBox,
+    source_size: tuple[int, int],
 ) -> tuple[BodyModel, dict, BodyFitResult]:
-    """The body model, its subject.json description, and the fitted (or given) sequence and camera."""
+    """The body model, its subject.json description, and the fitted (or given) sequence and camera;
+    world: the pose estimator's COCO-17 world keypoints [F, 17, 4] for the fit's direction term, or None."""
     device = torch.device(options.device)
     if options.body_model:
         description = {"model": "smpl", "model_path": str(options.body_model), "canonical_pose_type": 0}
@@ -245,7 +248,7 @@ def _body(
         fit = BodyFitResult(params, crop_camera(options.focal, source_size, box), np.zeros(frames), np.ones(frames))
     else:
         focal = None if options.focal is None else options.focal * box.scale
-        fit = fit_body(keypoints, masks, body, focal, options.body_fit)
+        fit = fit_body(keypoints, masks, body, focal, options.body_fit, world)
     description["shape"] = [float(v) for v in fit.params.shape]
     return body, description, fit
 

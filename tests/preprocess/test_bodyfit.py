@@ -164,3 +164,66 @@ def test_the_optional_coverage_term_fattens_the_body_onto_a_loose_silhouette(tin
     on = bodyfit.fit_body(keypoints, loose, body, camera.fx, dataclasses.replace(default, coverage_weight=0.3))
     weight = PHENOTYPES.index("weight")
     assert on.params.shape[weight] > off.params.shape[weight] + 0.15
+
+
+def test_direction_loss_is_one_minus_the_cosine_and_skips_unweighted_bones():
+    points = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 17, 3)), dtype=torch.float32)
+    points[0, 13] = points[0, 11] + torch.tensor([0.0, 0.4, 0.0])  # left knee straight below the left hip
+    targets = bodyfit.bone_directions(points)
+    assert bodyfit.direction_loss(targets, targets, torch.ones(1, targets.shape[1])) == pytest.approx(0.0, abs=1e-6)
+    turned = points.clone()
+    turned[0, 13] = points[0, 11] + 0.4 * torch.tensor([0.0, math.cos(0.3), math.sin(0.3)])  # swung 0.3 rad in depth
+    thigh = bodyfit.DIRECTION_BONES.index((11, 13))
+    weight = torch.zeros(1, targets.shape[1])
+    weight[0, thigh] = 1.0
+    value = bodyfit.direction_loss(bodyfit.bone_directions(turned), targets, weight)
+    assert value == pytest.approx(1.0 - math.cos(0.3), rel=1e-5)
+    weight[0, thigh] = 0.0
+    weight[0, 0] = 1.0
+    assert bodyfit.direction_loss(bodyfit.bone_directions(turned), targets, weight) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_target_directions_weigh_bones_by_their_ends_and_refuse_a_bad_array():
+    world = np.zeros((2, 17, 4), dtype=np.float32)
+    world[..., :3] = np.random.default_rng(0).normal(size=(2, 17, 3))
+    world[..., 3] = 0.9
+    world[1, 13, 3] = 0.1  # an unsure left knee: both left-thigh and left-shin bones drop out in frame 1
+    directions, weight = bodyfit.target_directions(world, 2, min_confidence=0.2)
+    assert directions.shape == (2, len(bodyfit.DIRECTION_BONES), 3)
+    np.testing.assert_allclose(np.linalg.norm(directions, axis=-1), 1.0, rtol=1e-5)
+    dropped = [i for i, bone in enumerate(bodyfit.DIRECTION_BONES) if 13 in bone]
+    assert (weight[1, dropped] == 0).all() and np.allclose(weight[0], 0.9)
+    none_given = bodyfit.target_directions(None, 3, 0.2)[1]
+    assert none_given.shape == (3, len(bodyfit.DIRECTION_BONES)) and not none_given.any()
+    with pytest.raises(RecmvError, match="world_keypoints"):
+        bodyfit.target_directions(world[:, :16], 2, 0.2)
+
+
+def test_world_keypoints_settle_which_way_the_limbs_point_in_depth(tiny_subject):  # noqa: F811
+    """Thighs swung forward and back, seen in 2D (a whole-frame mask, so only keypoints speak): the
+    foreshortened thighs may point either way in depth. Given the true 3D COCO points as the estimator's
+    world keypoints, the fitted thighs point the true way."""
+    _, body, masks, camera, params = load_subject(tiny_subject)
+    poses = params.poses.copy()
+    poses[:, body.landmark_joints["left_hip"]] += np.array([-0.8, 0.0, 0.0], dtype=np.float32)  # forward
+    poses[:, body.landmark_joints["right_hip"]] += np.array([0.6, 0.0, 0.0], dtype=np.float32)  # back
+    swung = formats.BodyParams(poses, params.shape, params.trans)
+    regressor = bodyfit.coco_regressor(body)
+    pixels, _ = project_keypoints(body, swung, camera, regressor)
+    keypoints = np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,))], axis=-1)
+    out = body.forward(torch.as_tensor(poses), torch.as_tensor(params.shape), torch.as_tensor(params.trans))
+    true = camera.to_camera(bodyfit.body_keypoints(out.vertices, out.joints, regressor)).detach()
+    world = np.concatenate([true.numpy(), np.ones(true.shape[:2] + (1,))], axis=-1).astype(np.float32)
+    whole = np.ones_like(masks)
+    options = bodyfit.BodyFitOptions(iterations=80, global_iterations=20, shape_iterations=10, smooth_weight=0.0, progress=False)
+    thighs = [bodyfit.DIRECTION_BONES.index(bone) for bone in ((11, 13), (12, 14))]
+
+    def thigh_error(result) -> float:
+        fitted = body.forward(torch.as_tensor(result.params.poses), torch.as_tensor(result.params.shape), torch.as_tensor(result.params.trans))
+        points = result.camera.to_camera(bodyfit.body_keypoints(fitted.vertices, fitted.joints, regressor))
+        cosine = (bodyfit.bone_directions(points) * bodyfit.bone_directions(true)).sum(-1).clamp(-1, 1)[:, thighs]
+        return float(torch.rad2deg(torch.arccos(cosine)).mean())
+
+    without = thigh_error(bodyfit.fit_body(keypoints, whole, body, camera.fx, options))
+    given = thigh_error(bodyfit.fit_body(keypoints, whole, body, camera.fx, options, world))
+    assert given < 10.0 and given < 0.5 * without, (given, without)
