@@ -310,6 +310,8 @@ def outside_distance(masks: np.ndarray) -> np.ndarray:
 
 def contour_samples(masks: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """[F, count, 2] (u, v) pixels drawn from each mask's boundary (repeated when it has fewer)."""
+    if count == 0:
+        return np.zeros((len(masks), 0, 2), dtype=np.float32)
     samples = []
     for mask in masks:
         boundary = mask & ~ndimage.binary_erosion(mask)
@@ -571,7 +573,7 @@ def fit_body(
         "keypoints": keypoints[..., :2].astype(np.float32),
         "weight": weight.astype(np.float32),
         "distance": outside_distance(masks),
-        "contour": contour_samples(masks, options.coverage_points, rng),
+        "contour": contour_samples(masks, options.coverage_points if options.coverage_weight > 0 else 0, rng),
         "directions": directions,
         "direction_weight": direction_weight,
     }

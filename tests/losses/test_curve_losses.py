@@ -63,7 +63,7 @@ def test_projection_loss_gradient_pulls_points_onto_the_curve_and_is_finite_when
     assert (pixels.grad[..., 0] > 0).all()  # descending moves every point back in -x
     empty = curve_projection_loss(pixels, torch.zeros_like(mask), target, mask, torch.ones(1))
     empty.backward()
-    assert float(empty) == 0.0 and torch.isfinite(pixels.grad).all()
+    assert float(empty.detach()) == 0.0 and torch.isfinite(pixels.grad).all()
 
 
 def test_smoothness_of_a_regular_polygon_and_of_a_zigzag():
