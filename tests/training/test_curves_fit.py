@@ -82,7 +82,7 @@ def _curve_gradients(trainer: Trainer, stage) -> tuple[float, dict[str, torch.Te
         name: torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in module.parameters()])
         for name, module in parts.items()
     }
-    return float(total), grads
+    return float(total.detach()), grads
 
 
 def test_coupling_one_curve_lets_only_its_share_reach_the_rest_of_the_fit(tiny_subject, fitted_sdfs, tmp_path):
