@@ -55,6 +55,7 @@ COCO_KEYPOINTS = (
 FACE_KEYPOINTS = (0, 1, 2, 3, 4)
 DIRECTION_BONES = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (5, 6))
 """COCO-17 (from, to) pairs whose 3D directions the direction term compares: the limbs, hips and shoulders."""
+_BONE_STARTS, _BONE_ENDS = ([bone[side] for bone in DIRECTION_BONES] for side in (0, 1))
 # Keypoints that fix the torso's orientation in the initial yaw search (face, shoulders, hips).
 TORSO_KEYPOINTS = (0, 1, 2, 3, 4, 5, 6, 11, 12)
 # Landmark joints the fit rotates; the other joints (twist bones, feet, eyes) keep the canonical pose.
@@ -333,8 +334,7 @@ def sample_image(images: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
 
 def bone_directions(points: torch.Tensor) -> torch.Tensor:
     """Unit directions [..., len(DIRECTION_BONES), 3] of the DIRECTION_BONES of COCO-17 points [..., 17, 3]."""
-    starts, ends = zip(*DIRECTION_BONES, strict=True)
-    return torch.nn.functional.normalize(points[..., list(ends), :] - points[..., list(starts), :], dim=-1)
+    return torch.nn.functional.normalize(points[..., _BONE_ENDS, :] - points[..., _BONE_STARTS, :], dim=-1)
 
 
 def direction_loss(directions: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -513,9 +513,9 @@ def target_directions(world: np.ndarray | None, frames: int, min_confidence: flo
         raise RecmvError(f"world_keypoints: expected finite [{frames}, 17, 4] (x, y, z, confidence), got shape {world.shape}")
     points = torch.as_tensor(world[..., :3], dtype=torch.float64)
     directions = bone_directions(points).numpy().astype(np.float32)
-    starts, ends = (list(side) for side in zip(*DIRECTION_BONES, strict=True))
-    weight = np.minimum(world[:, starts, 3], world[:, ends, 3])
-    weight = weight * (weight >= min_confidence) * (np.linalg.norm(world[:, ends, :3] - world[:, starts, :3], axis=-1) > 1e-6)
+    weight = np.minimum(world[:, _BONE_STARTS, 3], world[:, _BONE_ENDS, 3])
+    length = np.linalg.norm(world[:, _BONE_ENDS, :3] - world[:, _BONE_STARTS, :3], axis=-1)
+    weight = weight * (weight >= min_confidence) * (length > 1e-6)
     return directions, weight.astype(np.float32)
 
 

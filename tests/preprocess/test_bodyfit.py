@@ -34,12 +34,17 @@ def project_keypoints(body, params, camera, regressor) -> tuple[np.ndarray, np.n
     return camera.project(points)[0].detach().numpy(), out.joints[:, 0].detach().numpy()
 
 
+def exact_keypoints(body, params, camera) -> tuple[torch.Tensor, np.ndarray]:
+    """The COCO regressor and the keypoints [F, 17, 3] of body parameters as projected, at full confidence."""
+    regressor = bodyfit.coco_regressor(body)
+    pixels, _ = project_keypoints(body, params, camera, regressor)
+    return regressor, np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,))], axis=-1)
+
+
 @pytest.fixture(scope="module")
 def fitted(tiny_subject):  # noqa: F811
     meta, body, masks, camera, params = load_subject(tiny_subject)
-    regressor = bodyfit.coco_regressor(body)
-    pixels, _ = project_keypoints(body, params, camera, regressor)
-    keypoints = np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,))], axis=-1)
+    regressor, keypoints = exact_keypoints(body, params, camera)
     # The tiny clip turns 90° between frames, far more than a video: no temporal smoothness here.
     options = bodyfit.BodyFitOptions(
         iterations=80, global_iterations=20, shape_iterations=10, smooth_weight=0.0, progress=False
@@ -144,7 +149,6 @@ def test_bad_inputs_give_one_clear_error(tiny_subject):  # noqa: F811
         bodyfit.fit_body(keypoints, masks, body, -1.0, bodyfit.BodyFitOptions())
 
 
-
 def test_the_optional_coverage_term_fattens_the_body_onto_a_loose_silhouette(tiny_subject):  # noqa: F811
     """Masks grown by a pixel stand for loose clothes (within the term's truncation at 64 px): with the
     coverage term on, the fit makes the body heavier to reach their contour, as it did on the dressed
@@ -152,9 +156,7 @@ def test_the_optional_coverage_term_fattens_the_body_onto_a_loose_silhouette(tin
     from scipy import ndimage
 
     _, body, masks, camera, params = load_subject(tiny_subject)
-    regressor = bodyfit.coco_regressor(body)
-    pixels, _ = project_keypoints(body, params, camera, regressor)
-    keypoints = np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,))], axis=-1)
+    _, keypoints = exact_keypoints(body, params, camera)
     loose = np.stack([ndimage.binary_dilation(m, iterations=1) for m in masks])
     default = bodyfit.BodyFitOptions(
         iterations=40, global_iterations=20, shape_iterations=200, smooth_weight=0.0, progress=False
@@ -208,9 +210,7 @@ def test_world_keypoints_settle_which_way_the_limbs_point_in_depth(tiny_subject)
     poses[:, body.landmark_joints["left_hip"]] += np.array([-0.8, 0.0, 0.0], dtype=np.float32)  # forward
     poses[:, body.landmark_joints["right_hip"]] += np.array([0.6, 0.0, 0.0], dtype=np.float32)  # back
     swung = formats.BodyParams(poses, params.shape, params.trans)
-    regressor = bodyfit.coco_regressor(body)
-    pixels, _ = project_keypoints(body, swung, camera, regressor)
-    keypoints = np.concatenate([pixels, np.ones(pixels.shape[:2] + (1,))], axis=-1)
+    regressor, keypoints = exact_keypoints(body, swung, camera)
     out = body.forward(torch.as_tensor(poses), torch.as_tensor(params.shape), torch.as_tensor(params.trans))
     true = camera.to_camera(bodyfit.body_keypoints(out.vertices, out.joints, regressor)).detach()
     world = np.concatenate([true.numpy(), np.ones(true.shape[:2] + (1,))], axis=-1).astype(np.float32)
