@@ -181,6 +181,8 @@ class GarmentTuning:
     """Factor on the stage's deformation_consistency weight."""
     mean_offset: float = 1.0
     """Factor on the stage's mean_offset weight."""
+    rigidity: float = 1.0
+    """Factor on the stage's rigidity weight."""
     codes_lr: float = 1.0
     """Factor on OptimConfig.codes_lr."""
 
@@ -188,7 +190,7 @@ class GarmentTuning:
         unknown = [name for name in self.garments if name not in GARMENT_TYPES]
         if unknown:
             raise RecmvError(f"fit config: garment_tuning names unknown garments {unknown} (expected {', '.join(GARMENT_TYPES)})")
-        factors = (self.deformation_consistency, self.mean_offset, self.codes_lr)
+        factors = (self.deformation_consistency, self.mean_offset, self.rigidity, self.codes_lr)
         if min(factors) < 0:
             raise RecmvError(f"fit config: garment_tuning factors must be >= 0, got {factors}")
 

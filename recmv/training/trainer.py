@@ -391,7 +391,7 @@ class Trainer:
                 slot = int(torch.randint(context.frames.shape[0], (1,), generator=generator))
                 code = model.frames.garment_codes[g][context.frames[slot]]
                 jacobian = deformation_jacobian(model.deformer, torch.cat([anchors, jitter]), code, context.band)
-                rigidity.append(rigidity_loss(jacobian))
+                rigidity.append(self.config.tuning(self.data.garments[g]).rigidity * rigidity_loss(jacobian))
         return torch.stack(eikonal).mean(), (torch.stack(rigidity).mean() if rigidity else context.zero)
 
     def _shading(self, context: _IterationContext, stage: Stage) -> tuple[torch.Tensor, torch.Tensor]:

@@ -252,9 +252,12 @@ def test_the_fast_preset_holds_its_curves_unless_asked_to_refine_them():
     assert held.replace(stages=refined.stages, curves=refined.curves) == refined
 
 
+TUNED_TERMS = ("deformation_consistency", "mean_offset", "rigidity")
+
+
 def _evaluate_with_tuning(tiny_subject, initial_state, tmp_path, tuning):
-    """Deformation consistency and mean offset of offsets of centimetres, under some garment tuning."""
-    weights = LossWeights(**{name: float(name in ("deformation_consistency", "mean_offset")) for name in TERMS})
+    """Deformation consistency, mean offset and rigidity of offsets of centimetres, under some garment tuning."""
+    weights = LossWeights(**{name: float(name in TUNED_TERMS) for name in TERMS})
     config = tiny_config(weights=weights, garment_tuning=tuning)
     trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
     trainer.model.load_state_dict(initial_state)
@@ -272,10 +275,11 @@ def test_garment_tuning_scales_only_the_named_garments_share_of_the_deformation_
         return _evaluate_with_tuning(tiny_subject, initial_state, tmp_path / name, tuning)
 
     both = terms((), "both")
-    skirt = terms((GarmentTuning(("short_sleeve_upper",), deformation_consistency=0.0, mean_offset=0.0),), "skirt")
-    upper = terms((GarmentTuning(("skirt",), deformation_consistency=0.0, mean_offset=0.0),), "upper")
-    doubled = terms((GarmentTuning(("skirt", "short_sleeve_upper"), deformation_consistency=2.0, mean_offset=2.0),), "x2")
-    for term in ("deformation_consistency", "mean_offset"):
+    off = dict.fromkeys(TUNED_TERMS, 0.0)
+    skirt = terms((GarmentTuning(("short_sleeve_upper",), **off),), "skirt")
+    upper = terms((GarmentTuning(("skirt",), **off),), "upper")
+    doubled = terms((GarmentTuning(("skirt", "short_sleeve_upper"), **dict.fromkeys(TUNED_TERMS, 2.0)),), "x2")
+    for term in TUNED_TERMS:
         assert skirt[term] > 1e-6 and upper[term] > 1e-6, term
         assert float(skirt[term] + upper[term]) == pytest.approx(float(both[term]), rel=1e-5), term
         assert float(doubled[term]) == pytest.approx(2 * float(both[term]), rel=1e-5), term
