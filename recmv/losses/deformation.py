@@ -21,14 +21,20 @@ def pseudo_huber(squared: torch.Tensor, scale: float) -> torch.Tensor:
     return torch.sqrt(1.0 + squared / scale**2) - 1.0
 
 
-def deformation_consistency_loss(warped: torch.Tensor, skinned_only: torch.Tensor, scale: float = 0.01) -> torch.Tensor:
-    """Mean rho(|W(v) - LBS(v)|^2, c): keeps warped points near their plain-skinned positions.
+def deformation_consistency_loss(
+    warped: torch.Tensor, skinned_only: torch.Tensor, scale: float = 0.01, margin: float = 0.0
+) -> torch.Tensor:
+    """Mean rho(max(|W(v) - LBS(v)| - margin, 0)^2, c): keeps warped points near their plain-skinned positions.
 
-    warped, skinned_only: [N, 3]. Returns a scalar.
+    margin (metres, not in REC-MV) leaves offsets up to that length free, for cloth that swings away from
+    where skinning puts it. warped, skinned_only: [N, 3]. Returns a scalar.
     """
     if warped.shape != skinned_only.shape or warped.shape[-1] != 3:
         raise RecmvError(f"warped, skinned_only: expected equal [N, 3], got {tuple(warped.shape)}, {tuple(skinned_only.shape)}")
-    return geman_mcclure((warped - skinned_only).square().sum(-1), scale).mean()
+    squared = (warped - skinned_only).square().sum(-1)
+    if margin > 0:
+        squared = (squared.clamp_min(1e-12).sqrt() - margin).clamp_min(0.0).square()
+    return geman_mcclure(squared, scale).mean()
 
 
 def rigidity_loss(jacobian: torch.Tensor, scale: float = 0.5) -> torch.Tensor:

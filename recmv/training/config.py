@@ -183,6 +183,8 @@ class GarmentTuning:
     """Factor on the stage's mean_offset weight."""
     rigidity: float = 1.0
     """Factor on the stage's rigidity weight."""
+    consistency_margin: float = 0.0
+    """Offsets up to this length (metres) cost nothing in the deformation-consistency term."""
     codes_lr: float = 1.0
     """Factor on OptimConfig.codes_lr."""
 
@@ -190,7 +192,7 @@ class GarmentTuning:
         unknown = [name for name in self.garments if name not in GARMENT_TYPES]
         if unknown:
             raise RecmvError(f"fit config: garment_tuning names unknown garments {unknown} (expected {', '.join(GARMENT_TYPES)})")
-        factors = (self.deformation_consistency, self.mean_offset, self.rigidity, self.codes_lr)
+        factors = (self.deformation_consistency, self.mean_offset, self.rigidity, self.consistency_margin, self.codes_lr)
         if min(factors) < 0:
             raise RecmvError(f"fit config: garment_tuning factors must be >= 0, got {factors}")
 

@@ -332,13 +332,14 @@ class Trainer:
             ]
             terms["body_penetration"] = torch.stack(inside).mean()
         if weights.deformation_consistency > 0:
-            consistency = [
-                self.config.tuning(data.garments[g]).deformation_consistency
-                * deformation_consistency_loss(
-                    w.posed.reshape(-1, 3), model.skin_only(v, context.body.transforms, g).reshape(-1, 3)
+            consistency = []
+            for g, (w, v) in enumerate(zip(context.warped, surfaces, strict=True)):
+                tuning = self.config.tuning(data.garments[g])
+                skinned = model.skin_only(v, context.body.transforms, g).reshape(-1, 3)
+                consistency.append(
+                    tuning.deformation_consistency
+                    * deformation_consistency_loss(w.posed.reshape(-1, 3), skinned, margin=tuning.consistency_margin)
                 )
-                for g, (w, v) in enumerate(zip(context.warped, surfaces, strict=True))
-            ]
             terms["deformation_consistency"] = torch.stack(consistency).mean()
         return terms
 

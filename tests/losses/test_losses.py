@@ -47,6 +47,19 @@ def test_geman_mcclure_and_consistency():
     assert offset_norm(torch.tensor([[3.0, 4.0, 0.0]])).item() == 5.0
 
 
+def test_consistency_margin_frees_short_offsets_and_charges_the_excess_of_long_ones():
+    a = torch.randn(10, 3, dtype=torch.float64)
+    direction = torch.nn.functional.normalize(torch.randn(10, 3, dtype=torch.float64), dim=-1)
+    assert deformation_consistency_loss(a + 0.019 * direction, a, 0.01, margin=0.02).item() == 0.0
+    # 3 cm past a 2 cm margin costs what 1 cm costs without one.
+    expected = deformation_consistency_loss(a + 0.01 * direction, a, 0.01).item()
+    assert deformation_consistency_loss(a + 0.03 * direction, a, 0.01, margin=0.02).item() == pytest.approx(expected)
+    moved = (a + 0.03 * direction).requires_grad_(True)
+    deformation_consistency_loss(moved, a, 0.01, margin=0.02).backward()
+    # The pull points back along each offset.
+    assert torch.all((moved.grad * direction).sum(-1) > 0)
+
+
 def test_rigidity_is_zero_for_rotations_and_positive_for_stretch():
     rotations = axis_angle_to_matrix(torch.randn(6, 3, dtype=torch.float64))
     assert rigidity_loss(rotations).item() == pytest.approx(0.0, abs=1e-12)
@@ -62,6 +75,7 @@ def test_gradchecks():
     a = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(5, 3, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda x: deformation_consistency_loss(x, b, 0.5), (a,))
+    assert torch.autograd.gradcheck(lambda x: deformation_consistency_loss(x, b, 0.5, margin=0.1), (a,))
     grad = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
     observed = torch.nn.functional.normalize(torch.randn(6, 3, dtype=torch.float64), dim=-1)
     dirs = torch.nn.functional.normalize(torch.randn(6, 3, dtype=torch.float64), dim=-1)

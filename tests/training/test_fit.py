@@ -285,6 +285,16 @@ def test_garment_tuning_scales_only_the_named_garments_share_of_the_deformation_
         assert float(doubled[term]) == pytest.approx(2 * float(both[term]), rel=1e-5), term
 
 
+def test_a_consistency_margin_frees_only_the_named_garments_short_offsets(tiny_subject, initial_state, tmp_path):
+    both = _evaluate_with_tuning(tiny_subject, initial_state, tmp_path / "both", ())
+    only_upper = _evaluate_with_tuning(tiny_subject, initial_state, tmp_path / "upper", (GarmentTuning(("skirt",), deformation_consistency=0.0),))
+    margin = (GarmentTuning(("skirt",), consistency_margin=1.0),)
+    freed = _evaluate_with_tuning(tiny_subject, initial_state, tmp_path / "margin", margin)
+    assert float(both["deformation_consistency"]) > float(only_upper["deformation_consistency"]) > 1e-6
+    # A metre of margin frees every offset of the skirt and leaves the shirt's share as it was.
+    assert float(freed["deformation_consistency"]) == pytest.approx(float(only_upper["deformation_consistency"]), rel=1e-5)
+
+
 def test_garment_tuning_gives_a_garment_its_own_code_learning_rate(tiny_subject, tmp_path):
     config = tiny_config(epochs=1, garment_tuning=(GarmentTuning(("skirt",), codes_lr=10.0),))
     data = load_fit_data(tiny_subject, config.working_size)
