@@ -33,6 +33,7 @@ def deformation_consistency_loss(
         raise RecmvError(f"warped, skinned_only: expected equal [N, 3], got {tuple(warped.shape)}, {tuple(skinned_only.shape)}")
     squared = (warped - skinned_only).square().sum(-1)
     if margin > 0:
+        # Clamped before the root, whose gradient is infinite at a zero offset.
         squared = (squared.clamp_min(1e-12).sqrt() - margin).clamp_min(0.0).square()
     return geman_mcclure(squared, scale).mean()
 

@@ -194,7 +194,7 @@ class GarmentTuning:
             raise RecmvError(f"fit config: garment_tuning names unknown garments {unknown} (expected {', '.join(GARMENT_TYPES)})")
         factors = (self.deformation_consistency, self.mean_offset, self.rigidity, self.consistency_margin, self.codes_lr)
         if min(factors) < 0:
-            raise RecmvError(f"fit config: garment_tuning factors must be >= 0, got {factors}")
+            raise RecmvError(f"fit config: garment_tuning factors and consistency_margin must be >= 0, got {factors}")
 
 
 @dataclass(frozen=True)

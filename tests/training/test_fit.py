@@ -320,8 +320,9 @@ def test_garment_tuning_takes_the_first_entry_that_names_a_garment_and_refuses_u
     assert config.tuning("long_pants") == GarmentTuning()
     with pytest.raises(RecmvError, match="x.json: .*unknown garments \\['cape'\\]"):
         merged_config(fast_config(), {"garment_tuning": [{"garments": ["cape"]}]}, "x.json")
-    with pytest.raises(RecmvError, match="factors must be >= 0"):
-        merged_config(fast_config(), {"garment_tuning": [{"garments": ["skirt"], "mean_offset": -1.0}]}, "x.json")
+    for field in ("mean_offset", "consistency_margin"):
+        with pytest.raises(RecmvError, match="consistency_margin must be >= 0"):
+            merged_config(fast_config(), {"garment_tuning": [{"garments": ["skirt"], field: -1.0}]}, "x.json")
 
 
 def test_a_large_motion_fit_starts_each_garments_codes_at_its_rotation_mean(tiny_subject, tmp_path):
