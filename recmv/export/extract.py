@@ -5,11 +5,7 @@ Per garment:
 1. marching cubes of the canonical SDF (coarse-to-fine, only near the surface, in chunks);
 2. the registration target: the faces visible from some direction, minus the caps past the curves;
 3. the boundary curves: RUN/curves/canonical.json (the fit's learned curves) when present and near the
-   surface, else the template's loops projected onto the extracted surface (the manifest says which).
-   A learned curve the garment owns that lies more than OWN_CURVE_SURFACE_DISTANCE off its surface is
-   moved onto it: where a garment's per-frame deformation carries a swing (a flared hem), its canonical
-   surface sits inside a held curve that explains the keyframes through skinning alone, and a loop pinned
-   there is carried out a second time by the deformation;
+   surface, else the template's loops projected onto the extracted surface (the manifest says which);
 4. template registration (recmv.registration.register): loops onto curves, NICP, relaxation;
 5. every frame: the registered canonical mesh through the learned warp, then pushed out of the posed body.
 
@@ -52,7 +48,6 @@ from recmv.registration.register import (
     register_template,
 )
 from recmv.registration.target import faces_past_curves, submesh, visible_faces
-from recmv.tables import curve_owners
 from recmv.training.explicit import canonical_mesh
 from recmv.training.large_motion import PHASE_FOLDER
 
@@ -63,13 +58,6 @@ MANIFEST_VERSION = 1
 MESH_FORMATS = ("obj", "ply")
 CURVE_SURFACE_TOLERANCE = 0.03
 """Learned curves further than this (metres, mean) from the extracted surface are not trusted."""
-
-OWN_CURVE_SURFACE_DISTANCE = 0.012
-"""A garment's own learned curve further than this (metres, mean) from its surface is moved onto it. Curves
-of well-fitted garments lie 0.2-0.9 cm off the marching-cubes surface, whose rims the closed SDF rounds
-(fast preset, skirt and dress subjects, 7 runs); they stay where the 2D curves put them, which was measured
-to be closer to the truth than the rim. A skirt hem whose surface the deformation had let shrink lay 1.25 cm
-off, and the curves of a dress whose surface had drifted 1.3-1.8 cm."""
 
 
 @dataclass
@@ -133,23 +121,17 @@ def read_curves(path: Path) -> dict[str, np.ndarray]:
     return curves
 
 
-def curves_on_surface(
-    loops: dict[str, np.ndarray], vertices: np.ndarray, faces: np.ndarray, moved: set[str] | None = None
-) -> dict[str, np.ndarray]:
-    """Loops (name -> [L, 3]) with those named in `moved` (default: all) moved onto the surface (vertices [V, 3],
-    faces [F, 3]); the others are returned as they are.
+def template_curves(loops: dict[str, np.ndarray], vertices: np.ndarray, faces: np.ndarray) -> dict[str, np.ndarray]:
+    """The template's loops (name -> [L, 3]) moved onto the surface (vertices [V, 3], faces [F, 3]).
 
-    Each moved loop goes to the closest points of the surface short of the loops' caps (faces_past_curves),
+    Each loop goes to the closest points of the surface short of the loops' caps (faces_past_curves),
     so it lands on the garment's wall where the closed SDF caps the opening, not inside the cap.
     """
-    moved = set(loops) if moved is None else moved
     middle = vertices.mean(axis=0)
     short_of_caps = ~faces_past_curves(vertices, faces, list(loops.values()), middle)
     kept_vertices, kept_faces = submesh(vertices, faces, short_of_caps if short_of_caps.any() else np.ones(len(faces), dtype=bool))
-    curves = {name: points for name, points in loops.items() if name not in moved}
+    curves = {}
     for name, points in loops.items():
-        if name not in moved:
-            continue
         closest = closest_points(
             torch.from_numpy(kept_vertices.astype(np.float32)), torch.from_numpy(kept_faces), torch.from_numpy(points.astype(np.float32))
         )
@@ -184,8 +166,6 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
     learned = read_curves(learned_path) if learned_path.is_file() else {}
     registered: list[RegisteredGarment] = []
     sources: dict[str, str] = {}
-    moved_to_surface: dict[str, list[str]] = {}
-    owners = curve_owners(data.garments)
     tick = time.perf_counter()
     for g, garment in enumerate(tqdm(data.garments, desc="register", unit="garment", disable=not progress)):
         template = data.templates[g]
@@ -196,19 +176,12 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
         template_vertices = template.vertices.double().cpu().numpy()
         offset = _curve_offset([learned[n] for n in loops if n in learned], mc_vertices, mc_faces)
         if all(name in learned for name in loops) and offset <= CURVE_SURFACE_TOLERANCE:
-            off_surface = {
-                name
-                for name in loops
-                if owners.get(name) == garment and _curve_offset([learned[name]], mc_vertices, mc_faces) > OWN_CURVE_SURFACE_DISTANCE
-            }
-            curves = curves_on_surface({name: learned[name] for name in loops}, mc_vertices, mc_faces, off_surface)
-            sources[garment] = "learned"
-            moved_to_surface[garment] = sorted(off_surface)
+            curves, sources[garment] = {name: learned[name] for name in loops}, "learned"
         else:
             if all(name in learned for name in loops):
                 log.warning("%s: learned curves lie %.1f cm from the surface on average; using the template's loops", garment, 100 * offset)
             loop_points = {name: template_vertices[loop] for name, loop in loops.items()}
-            curves, sources[garment] = curves_on_surface(loop_points, mc_vertices, mc_faces), "template"
+            curves, sources[garment] = template_curves(loop_points, mc_vertices, mc_faces), "template"
         keep = visible_faces(mc_vertices, mc_faces, options.visibility_spacing or 0.75 * cell)
         keep &= ~faces_past_curves(mc_vertices, mc_faces, list(curves.values()), mc_vertices.mean(axis=0))
         target_vertices, target_faces = submesh(mc_vertices, mc_faces, keep)
@@ -261,7 +234,6 @@ def extract_run(run_dir: str | Path, out_dir: str | Path, options: ExtractOption
         "mesh_format": options.mesh_format,
         "curves": {
             "source": sources,
-            "moved_to_surface": moved_to_surface,
             "learned_file": str(learned_path) if learned else None,
             "canonical": "curves/canonical.json",
             "frames": curve_files,
