@@ -46,8 +46,8 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
   1 cm, right where a hem must move 2-3 cm between its unflared first frames and its flared ones, and
   the rigidity term penalises exactly the stretch a flare is (s1, two seeds: skirt worst-frame IoU
   0.936 / 0.956 -> 0.974 / 0.972, CD 0.82 / 0.84 -> 0.70 / 0.70 cm, posed hem 1.59 / 1.46 -> 1.26 /
-  1.27 cm). The same on the dress let its surface drift 1.3-1.8 cm from its curves (neckline 0.38 ->
-  3.0 cm), and with the mean-offset term back to hold it, the skirt lost the gain; so dresses keep
+  1.27 cm). The same on the dress let its surface drift 1.3-1.8 cm from its curves (extracted, seed 1:
+  neckline 0.38 -> 2.04 cm, worst-frame IoU 0.958 -> 0.914), and with the mean-offset term back to hold it, the skirt lost the gain; so dresses keep
   the looser settings above without the margin;
 - fewer rays per image, and only Gauss-Newton steps in the ray/surface search: its start points are
   ray hits of the posed level-set mesh, so three quadratically converging steps bring 99.9 % of the
