@@ -47,8 +47,8 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
   the rigidity term penalises exactly the stretch a flare is (s1, two seeds: skirt worst-frame IoU
   0.936 / 0.956 -> 0.974 / 0.972, CD 0.82 / 0.84 -> 0.70 / 0.70 cm, posed hem 1.59 / 1.46 -> 1.26 /
   1.27 cm). The same on the dress let its surface drift 1.3-1.8 cm from its curves (extracted, seed 1:
-  neckline 0.38 -> 2.04 cm, worst-frame IoU 0.958 -> 0.914), and with the mean-offset term back to hold it, the skirt lost the gain; so dresses keep
-  the looser settings above without the margin;
+  neckline 0.38 -> 2.04 cm, worst-frame IoU 0.958 -> 0.914), and with the mean-offset term back to
+  hold it, the skirt lost the gain; so dresses keep the looser settings above without the margin;
 - fewer rays per image, and only Gauss-Newton steps in the ray/surface search: its start points are
   ray hits of the posed level-set mesh, so three quadratically converging steps bring 99.9 % of the
   rays onto the surface, where REC-MV takes up to 20 linearly converging ones.
@@ -337,13 +337,13 @@ def fast_config(refine_curves: bool = False) -> FitConfig:
     )
 
 
+_DRESS_TUNING = GarmentTuning(garments=("dress",), deformation_consistency=0.25, mean_offset=0.0, codes_lr=10.0)
 HANGING_GARMENT_TUNING = (
-    GarmentTuning(
-        garments=("skirt",), deformation_consistency=0.25, consistency_margin=0.02, mean_offset=0.0, rigidity=0.0, codes_lr=10.0
-    ),
-    GarmentTuning(garments=("dress",), deformation_consistency=0.25, mean_offset=0.0, codes_lr=10.0),
+    dataclasses.replace(_DRESS_TUNING, garments=("skirt",), consistency_margin=0.02, rigidity=0.0),
+    _DRESS_TUNING,
 )
-"""The fast preset's skirts and dresses: a looser per-frame deformation (see the module docstring)."""
+"""The fast preset's skirts and dresses: a looser per-frame deformation, and for skirts also a consistency
+margin and no rigidity term (see the module docstring)."""
 
 
 REFERENCE_CURVE_WEIGHTS = {
