@@ -40,6 +40,10 @@ _REACH = 1
 _SPECK_AREA = 2e-4
 # Stretches shorter than this share of a curve's longest stretch are parsing noise, not the curve.
 _MIN_RELATIVE_RUN = 0.25
+# A component of a garment's label under this share of its largest one's area, and farther from it than
+# this share of that one's size (square root of its area), is a parsing error rather than a piece of the garment.
+_DETACHED_SHARE = 0.05
+_DETACHED_REACH = 0.1
 # A hem point faces down when the outward normal's row component exceeds this share of its length.
 _DOWNWARD = 0.8
 
@@ -98,10 +102,23 @@ def torso_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
     return np.isin(components, touching[touching > 0])
 
 
+def neck_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
+    """[H, W] bool: the bare torso skin that reaches the face. Skin of an arm that crosses the torso in a
+    side view is taken for torso skin where the fitted body's arm is a little off; it lies apart from
+    the face, and a neckline there would be a stretch of the sleeve's or the body's outline."""
+    skin = torso_skin(labels, body_parts)
+    face = labels == FACE
+    if not face.any():
+        return skin
+    components, _ = ndimage.label(skin)
+    touching = np.unique(components[ndimage.binary_dilation(face, iterations=2) & skin])
+    return np.isin(components, touching[touching > 0])
+
+
 def neighbour_mask(labels: np.ndarray, neighbour: str, body_parts: np.ndarray | None) -> np.ndarray:
     """[H, W] bool region a curve's garment borders."""
     if neighbour == "neck":
-        return (labels == FACE) | torso_skin(labels, body_parts)
+        return (labels == FACE) | neck_skin(labels, body_parts)
     if neighbour == "torso_skin":
         return torso_skin(labels, body_parts)
     if neighbour in ("left_arm", "right_arm"):
@@ -141,7 +158,7 @@ def extract_curve(
 ) -> np.ndarray | None:
     """[K, 2] float points of one curve in one label map [H, W], or None when it is not visible."""
     min_area = max(4, int(_SPECK_AREA * labels.size))
-    garment = drop_specks(np.isin(labels, spec.garment), min_area)
+    garment = drop_detached(drop_specks(np.isin(labels, spec.garment), min_area))
     if not garment.any():
         return None
     neighbour = drop_specks(neighbour_mask(labels, spec.neighbour, body_parts), min_area)
@@ -174,6 +191,24 @@ def drop_specks(region: np.ndarray, min_area: int) -> np.ndarray:
         return region
     sizes = np.bincount(components.reshape(-1), minlength=count + 1)
     keep = sizes >= min_area
+    keep[0] = False
+    return keep[components]
+
+
+def drop_detached(region: np.ndarray) -> np.ndarray:
+    """[H, W] bool region without the components that are both small beside its largest one (under
+    _DETACHED_SHARE of its area) and apart from it (beyond _DETACHED_REACH of its size): a patch of
+    garment label on a leg or the background, whose outline would add a false stretch to a curve."""
+    components, count = ndimage.label(region)
+    if count < 2:
+        return region
+    sizes = np.bincount(components.reshape(-1), minlength=count + 1)
+    sizes[0] = 0
+    largest = int(sizes.argmax())
+    reach = max(1, round(_DETACHED_REACH * np.sqrt(sizes[largest])))
+    near_largest = ndimage.binary_dilation(components == largest, iterations=reach)
+    keep = sizes >= _DETACHED_SHARE * sizes[largest]
+    keep[np.unique(components[near_largest])] = True
     keep[0] = False
     return keep[components]
 

@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from recmv.data import formats
 from recmv.errors import RecmvError
 from recmv.preprocess.auto_curves import feature_curves
+from recmv.preprocess.parsing import CHEST, HEAD
 
 
 def chamfer_px(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,6 +42,27 @@ def test_drawn_borders_become_curves_between_the_pixels():
     # The hem: over both legs and over the background between them, never up the skirt's sides.
     hem = curves["bottom_curve"]
     assert np.allclose(hem[:, 1], 29.5) and hem[:, 0].min() <= 9.5 and hem[:, 0].max() >= 20.5
+
+
+def test_a_detached_patch_of_garment_label_adds_no_stretch():
+    labels = drawn_labels()
+    labels[0, 34:36, 10:13] = 5  # six skirt pixels on the right leg, four rows below the hem
+    hem = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0])[0]["bottom_curve"]
+    assert np.allclose(hem[:, 1], 29.5)
+
+
+def test_the_neckline_ignores_torso_skin_apart_from_the_face():
+    labels = drawn_labels()
+    labels[0, 15:17, 12:15] = 14  # arm skin in front of the chest, where the fitted body's chest is
+    parts = np.zeros_like(labels)
+    parts[0, 2:10] = HEAD
+    parts[0, 10:22, 8:22] = CHEST
+    neck = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0], body_parts=parts)[0]["neck"]
+    assert np.allclose(neck[:, 1], 9.5)
+    # Bare chest skin under the chin is still a neckline.
+    labels[0, 10:12, 13:17] = 14
+    neck = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0], body_parts=parts)[0]["neck"]
+    assert neck[:, 1].max() > 11
 
 
 def test_pant_hems_split_by_leg():
