@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -9,12 +11,23 @@ from recmv.errors import RecmvError
 from recmv.render.splatting import soft_iou_loss
 
 
-def dilate_masks(masks: torch.Tensor, radius_px: int) -> torch.Tensor:
-    """Max-pool dilation by `radius_px` pixels (REC-MV dilates the GT masks by the splat radius).
+def dilate_masks(masks: torch.Tensor, radius_px: float) -> torch.Tensor:
+    """Max-pool dilation by `radius_px` pixels (REC-MV dilates the GT masks by the splat radius); a
+    fractional radius blends the dilations by its floor and ceiling, so the mask grows by part of a
+    ring of pixels.
 
     masks: [..., H, W] bool or float -> same shape, float.
     """
     masks = masks.float() if masks.dtype == torch.bool else masks
+    if radius_px < 0:
+        raise RecmvError(f"radius_px: expected >= 0, got {radius_px}")
+    inner, outer = math.floor(radius_px), math.ceil(radius_px)
+    share = radius_px - inner
+    dilated = _max_pool_dilation(masks, inner)
+    return dilated if share == 0 else (1 - share) * dilated + share * _max_pool_dilation(masks, outer)
+
+
+def _max_pool_dilation(masks: torch.Tensor, radius_px: int) -> torch.Tensor:
     if radius_px <= 0:
         return masks
     shape = masks.shape

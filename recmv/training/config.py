@@ -236,6 +236,12 @@ class FitConfig:
     jitter (0: the input as given)."""
     penetration_margin: float = 0.005
     """Metres garment vertices keep from the body surface under the body_penetration term."""
+    mask_dilation: float = 1.0
+    """Factor on REC-MV's dilation of the observed masks before the silhouette term (the splat radius
+    / 1.2, in pixels, rounded: 1 px in the fast preset's stages). A fraction blends the two nearest
+    whole-pixel dilations (`dilate_masks`). The splatted silhouette reaches past the surface by about
+    the splat radius, which the dilation offsets; how far the fitted garments end up from the true
+    outline depends on it within a pixel (README, `recmv fit`)."""
     box_margin: float = 0.12
     """Metres around each garment's template for its marching-cubes box."""
     mesh_cell_size: float = 0.006
@@ -269,6 +275,8 @@ class FitConfig:
             raise RecmvError(f"fit config: stage start epochs must increase, got {starts}")
         if self.epochs < 1:
             raise RecmvError(f"fit config: epochs must be >= 1, got {self.epochs}")
+        if self.mask_dilation < 0:
+            raise RecmvError(f"fit config: mask_dilation must be >= 0, got {self.mask_dilation}")
         for stage in self.stages:
             if stage.batch_size < 1 or stage.refresh_every < 1 or stage.cell_size <= 0 or stage.splat_radius <= 0:
                 raise RecmvError(f"fit config: stage {stage.name!r} needs positive batch, refresh, cell and radius")

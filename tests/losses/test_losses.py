@@ -23,6 +23,18 @@ def test_dilation_grows_a_pixel_into_a_square():
     assert torch.equal(dilate_masks(masks, 0), masks.float())
 
 
+def test_a_fractional_dilation_grows_the_mask_by_part_of_a_ring():
+    masks = torch.zeros(1, 1, 9, 9, dtype=torch.bool)
+    masks[0, 0, 4, 4] = True
+    dilated = dilate_masks(masks, 1.25)
+    # The 3 x 3 square whole, the next ring at a quarter, nothing beyond.
+    assert torch.all(dilated[0, 0, 3:6, 3:6] == 1)
+    assert dilated.sum().item() == pytest.approx(9 + 0.25 * 16)
+    assert dilated[0, 0, 2, 2].item() == pytest.approx(0.25) and dilated[0, 0, 1, 1] == 0
+    with pytest.raises(RecmvError, match="radius_px"):
+        dilate_masks(masks, -1)
+
+
 def test_silhouette_loss_is_mean_of_one_minus_iou_over_valid_pairs():
     pred = torch.zeros(2, 2, 4, 4)
     target = torch.zeros(2, 2, 4, 4)

@@ -326,6 +326,14 @@ def test_garment_tuning_takes_the_first_entry_that_names_a_garment_and_refuses_u
             merged_config(fast_config(), {"garment_tuning": [{"garments": ["skirt"], field: -1.0}]}, "x.json")
 
 
+def test_a_negative_mask_dilation_is_refused_by_name():
+    from recmv.training.config import merged_config
+
+    assert merged_config(fast_config(), {"mask_dilation": 0.75}, "x.json").mask_dilation == 0.75
+    with pytest.raises(RecmvError, match="x.json: .*mask_dilation must be >= 0"):
+        merged_config(fast_config(), {"mask_dilation": -0.5}, "x.json")
+
+
 def test_a_large_motion_fit_starts_each_garments_codes_at_its_rotation_mean(tiny_subject, tmp_path):
     from recmv.training.large_motion import start_from_rotation
 
