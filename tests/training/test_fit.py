@@ -326,6 +326,24 @@ def test_garment_tuning_takes_the_first_entry_that_names_a_garment_and_refuses_u
             merged_config(fast_config(), {"garment_tuning": [{"garments": ["skirt"], field: -1.0}]}, "x.json")
 
 
+def test_the_silhouette_term_follows_the_mask_dilation(tiny_subject, initial_state, tmp_path):
+    weights = LossWeights(**{name: float(name == "silhouette") for name in TERMS})
+    data = load_fit_data(tiny_subject, tiny_config().working_size)
+
+    def silhouette(dilation: float) -> float:
+        config = tiny_config(weights=weights, mask_dilation=dilation)
+        trainer = Trainer(config, data, tmp_path / str(dilation))
+        trainer.model.load_state_dict(initial_state)
+        trainer.refresh_meshes(config.stages[0])
+        return float(trainer.evaluate(torch.arange(2), config.stages[0])["silhouette"])
+
+    none, half, whole = silhouette(0.0), silhouette(0.5), silhouette(1.0)
+    # Per image and garment, 1 - IoU against a blend of two targets is a ratio of affine functions of the
+    # blend, so it moves one way between the blend's ends; here the grown masks lower it.
+    assert none != pytest.approx(whole, abs=1e-4)
+    assert min(none, whole) < half < max(none, whole)
+
+
 def test_a_negative_mask_dilation_is_refused_by_name():
     from recmv.training.config import merged_config
 
