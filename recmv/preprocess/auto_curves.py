@@ -96,10 +96,7 @@ def torso_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
     arm_skin = np.isin(labels, (LEFT_ARM, RIGHT_ARM))
     if body_parts is not None:
         return arm_skin & np.isin(body_parts, _TRUNK_OR_HEAD_PARTS)
-    components, _ = ndimage.label(arm_skin)
-    near_face = ndimage.binary_dilation(labels == FACE, iterations=2)
-    touching = np.unique(components[near_face & arm_skin])
-    return np.isin(components, touching[touching > 0])
+    return touching_face(arm_skin, labels)
 
 
 def neck_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
@@ -107,11 +104,17 @@ def neck_skin(labels: np.ndarray, body_parts: np.ndarray | None) -> np.ndarray:
     side view is taken for torso skin where the fitted body's arm is a little off; it lies apart from
     the face, and a neckline there would be a stretch of the sleeve's or the body's outline."""
     skin = torso_skin(labels, body_parts)
-    face = labels == FACE
-    if not face.any():
+    if body_parts is None or not (labels == FACE).any():
+        # Without body parts torso_skin already kept only what touches the face.
         return skin
-    components, _ = ndimage.label(skin)
-    touching = np.unique(components[ndimage.binary_dilation(face, iterations=2) & skin])
+    return touching_face(skin, labels)
+
+
+def touching_face(region: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """[H, W] bool: the connected components of `region` that come within two pixels of the face label."""
+    components, _ = ndimage.label(region)
+    near_face = ndimage.binary_dilation(labels == FACE, iterations=2)
+    touching = np.unique(components[near_face & region])
     return np.isin(components, touching[touching > 0])
 
 

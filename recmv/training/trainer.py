@@ -305,7 +305,7 @@ class Trainer:
         terms: dict[str, torch.Tensor] = {}
         if weights.silhouette > 0:
             radius_px = stage.splat_radius * min(camera.height, camera.width) / 2
-            dilation = self.config.mask_dilation * round(stage.splat_radius / 2 * min(camera.height, camera.width) / 1.2)
+            dilation = self.config.mask_dilation * round(radius_px / 1.2)
             observed = data.masks[context.frames] > 0.5
             targets = dilate_masks(observed, dilation)
             predicted = []
