@@ -180,7 +180,8 @@ class SurfaceSearchConfig:
 
 @dataclass(frozen=True)
 class GarmentTuning:
-    """Factors on some garments' own share of the deformation terms and on their codes' learning rate."""
+    """Factors on some garments' own share of the deformation terms, on their codes' learning rate and on
+    the dilation of their observed masks."""
 
     garments: tuple[str, ...] = ()
     """The garment names it applies to (those absent from a subject are ignored)."""
@@ -194,12 +195,17 @@ class GarmentTuning:
     """Offsets up to this length (metres) cost nothing in the deformation-consistency term."""
     codes_lr: float = 1.0
     """Factor on OptimConfig.codes_lr."""
+    mask_dilation: float = 1.0
+    """Factor on FitConfig.mask_dilation for this garment's observed masks."""
 
     def validate(self) -> None:
         unknown = [name for name in self.garments if name not in GARMENT_TYPES]
         if unknown:
             raise RecmvError(f"fit config: garment_tuning names unknown garments {unknown} (expected {', '.join(GARMENT_TYPES)})")
-        factors = (self.deformation_consistency, self.mean_offset, self.rigidity, self.consistency_margin, self.codes_lr)
+        factors = (
+            self.deformation_consistency, self.mean_offset, self.rigidity, self.consistency_margin, self.codes_lr,
+            self.mask_dilation,
+        )
         if min(factors) < 0:
             raise RecmvError(f"fit config: garment_tuning factors and consistency_margin must be >= 0, got {factors}")
 

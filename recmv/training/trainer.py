@@ -307,7 +307,13 @@ class Trainer:
             radius_px = stage.splat_radius * min(camera.height, camera.width) / 2
             dilation = self.config.mask_dilation * round(radius_px / 1.2)
             observed = data.masks[context.frames] > 0.5
-            targets = dilate_masks(observed, dilation)
+            targets = torch.stack(
+                [
+                    dilate_masks(observed[:, g], dilation * self.config.tuning(name).mask_dilation)
+                    for g, name in enumerate(data.garments)
+                ],
+                dim=1,
+            )
             predicted = []
             for slot, render in enumerate(context.renders):
                 # Where the body is the front-most surface it hides the garments behind it, except

@@ -321,27 +321,41 @@ def test_garment_tuning_takes_the_first_entry_that_names_a_garment_and_refuses_u
     assert config.tuning("long_pants") == GarmentTuning()
     with pytest.raises(RecmvError, match="x.json: .*unknown garments \\['cape'\\]"):
         merged_config(fast_config(), {"garment_tuning": [{"garments": ["cape"]}]}, "x.json")
-    for field in ("mean_offset", "consistency_margin"):
+    for field in ("mean_offset", "consistency_margin", "mask_dilation"):
         with pytest.raises(RecmvError, match="consistency_margin must be >= 0"):
             merged_config(fast_config(), {"garment_tuning": [{"garments": ["skirt"], field: -1.0}]}, "x.json")
 
 
+def _silhouette_term(subject: str, initial_state: dict, folder, **changes) -> float:
+    """The silhouette term alone on the tiny subject's first two frames, from the same model state."""
+    config = tiny_config(weights=LossWeights(**{name: float(name == "silhouette") for name in TERMS}), **changes)
+    trainer = Trainer(config, load_fit_data(subject, config.working_size), folder)
+    trainer.model.load_state_dict(initial_state)
+    trainer.refresh_meshes(config.stages[0])
+    return float(trainer.evaluate(torch.arange(2), config.stages[0])["silhouette"])
+
+
 def test_the_silhouette_term_follows_the_mask_dilation(tiny_subject, initial_state, tmp_path):
-    weights = LossWeights(**{name: float(name == "silhouette") for name in TERMS})
-    data = load_fit_data(tiny_subject, tiny_config().working_size)
-
-    def silhouette(dilation: float) -> float:
-        config = tiny_config(weights=weights, mask_dilation=dilation)
-        trainer = Trainer(config, data, tmp_path / str(dilation))
-        trainer.model.load_state_dict(initial_state)
-        trainer.refresh_meshes(config.stages[0])
-        return float(trainer.evaluate(torch.arange(2), config.stages[0])["silhouette"])
-
-    none, half, whole = silhouette(0.0), silhouette(0.5), silhouette(1.0)
+    none, half, whole = (
+        _silhouette_term(tiny_subject, initial_state, tmp_path / str(d), mask_dilation=d) for d in (0.0, 0.5, 1.0)
+    )
     # Per image and garment, 1 - IoU against a blend of two targets is a ratio of affine functions of the
     # blend, so it moves one way between the blend's ends; here the grown masks lower it.
     assert none != pytest.approx(whole, abs=1e-4)
     assert min(none, whole) < half < max(none, whole)
+
+
+def test_each_garments_masks_are_dilated_by_its_own_factor(tiny_subject, initial_state, tmp_path):
+    def term(shirt: float, skirt: float) -> float:
+        tuning = (GarmentTuning(("short_sleeve_upper",), mask_dilation=shirt), GarmentTuning(("skirt",), mask_dilation=skirt))
+        return _silhouette_term(tiny_subject, initial_state, tmp_path / f"{shirt}_{skirt}", garment_tuning=tuning)
+
+    # The term is a mean over (image, garment) pairs, each depending on its own garment's dilation only,
+    # so the two mixed settings add up to the two uniform ones; and they differ from each other, which
+    # they would not if the factors were ignored.
+    shirt_only, skirt_only = term(1.0, 0.0), term(0.0, 1.0)
+    assert shirt_only + skirt_only == pytest.approx(term(0.0, 0.0) + term(1.0, 1.0), rel=1e-5)
+    assert shirt_only != pytest.approx(skirt_only, abs=1e-5)
 
 
 def test_a_negative_mask_dilation_is_refused_by_name():
