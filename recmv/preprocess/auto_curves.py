@@ -46,6 +46,8 @@ _DETACHED_SHARE = 0.05
 _DETACHED_REACH = 0.1
 # A hem point faces down when the outward normal's row component exceeds this share of its length.
 _DOWNWARD = 0.8
+# No hem point faces up more than this share of the normal's length (60 degrees from straight up).
+_UPWARD = 0.5
 
 
 @dataclass
@@ -125,7 +127,9 @@ def neighbour_mask(labels: np.ndarray, neighbour: str, body_parts: np.ndarray | 
     if neighbour == "torso_skin":
         return torso_skin(labels, body_parts)
     if neighbour in ("left_arm", "right_arm"):
-        return (labels == (LEFT_ARM if neighbour == "left_arm" else RIGHT_ARM)) & ~torso_skin(labels, body_parts)
+        arm = labels == (LEFT_ARM if neighbour == "left_arm" else RIGHT_ARM)
+        # Skin joined to the face is the neck's, wherever the fitted body's shoulder falls on it.
+        return arm & ~torso_skin(labels, body_parts) & ~touching_face(arm, labels)
     return np.isin(labels, [int(v) for v in neighbour.split(":")[1].split(",")])
 
 
@@ -148,12 +152,12 @@ def outline_runs(garment: np.ndarray, keep: np.ndarray, min_points: int) -> list
     return [run for run in runs if len(run) >= min_points]
 
 
-def downward_outline(garment: np.ndarray) -> np.ndarray:
-    """[H, W] bool: pixels where the garment's outward normal points down the image."""
+def outward_downness(garment: np.ndarray) -> np.ndarray:
+    """[H, W] float in [-1, 1]: the down-the-image share of the garment outline's outward normal (1: it
+    faces straight down, -1: straight up; 0 away from the outline)."""
     smooth = ndimage.gaussian_filter(garment.astype(np.float32), 1.5)
     grad_row, grad_col = np.gradient(smooth)
-    length = np.hypot(grad_row, grad_col)
-    return -grad_row > _DOWNWARD * np.maximum(length, 1e-6)
+    return -grad_row / np.maximum(np.hypot(grad_row, grad_col), 1e-6)
 
 
 def extract_curve(
@@ -168,8 +172,12 @@ def extract_curve(
     near = ndimage.binary_dilation(neighbour, iterations=_REACH)
     background = np.zeros_like(garment)
     if spec.below_background:
+        downness = outward_downness(garment)
+        # A hem is the garment's lower edge: where its outline faces up, skin or legs above it are a
+        # parsing error at the waist (a dark stripe of the top taken for skin), not the hem.
+        near &= downness > -_UPWARD
         background = labels == 0
-        facing = ndimage.binary_dilation(background, iterations=_REACH) & downward_outline(garment)
+        facing = ndimage.binary_dilation(background, iterations=_REACH) & (downness > _DOWNWARD)
         if spec.side is not None:
             facing &= _nearer_side(labels, spec.side)
         near = near | facing

@@ -96,10 +96,12 @@ class ParsingOptions:
     """Re-estimations of the class models from their own pixels."""
     lightness_weight: float = 0.4
     """Scale of Lab lightness against the chroma channels (shading changes lightness most)."""
-    texture_weight: float = 1.0
+    texture_weight: float = 1.5
     """Scale of the local lightness contrast feature."""
-    texture_window: int = 5
-    """Window (pixels) of the local lightness contrast."""
+    texture_window: int = 7
+    """Window (pixels) of the local lightness contrast. Wide enough to span a stripe of a striped
+    garment, so that its dark stripes keep the garment's contrast and are not taken for skin (walking
+    clip of the prepare benchmark, shirt parsing IoU 0.89 at 5 px, 0.96 at 7 px with weight 1.5)."""
     spread_floor: float = 3.0
     """Smallest per-channel standard deviation of a class model (feature units)."""
     smoothing_px: float = 1.5
@@ -118,6 +120,9 @@ class ParsingOptions:
     """Pixels per class used to fit its model."""
     seed: int = 0
     """Seed of the k-means initialisation and the pixel subsampling."""
+    enclosed_skin_to_garment: bool = True
+    """Skin patches on the trunk with no way to the silhouette's edge go to the garment around them
+    (`garment_over_enclosed_skin`)."""
 
 
 # --- body parts ---------------------------------------------------------------------------------
@@ -298,6 +303,38 @@ def skin_labels(parts: np.ndarray) -> np.ndarray:
     return labels
 
 
+def garment_over_enclosed_skin(winner: np.ndarray, mask: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """One frame's classes with skin patches on the trunk that a garment encloses given to that garment.
+
+    Bare skin reaches the silhouette's edge or joins skin that does (a neckline joins the face, an arm its
+    hand); a patch of skin on the trunk's body parts with garment all round it is a shade or stripe of the
+    garment that the skin's colour model explained better. A forearm held across the chest stays skin:
+    its pixels lie on the rendered arm.
+
+    winner: [H, W] int class indices (0 = skin); mask: [H, W] bool person; parts: [H, W] int body parts.
+    Returns [H, W] int, a copy.
+    """
+    winner = winner.copy()
+    components, count = ndimage.label((winner == 0) & mask)
+    if count == 0:
+        return winner
+    edge = ~ndimage.binary_erosion(mask, iterations=1, border_value=0)
+    on_edge = np.zeros(count + 1, dtype=bool)
+    on_edge[np.unique(components[edge])] = True
+    sizes = np.bincount(components.reshape(-1), minlength=count + 1)
+    on_trunk = np.bincount(components.reshape(-1), weights=np.isin(parts, TORSO_PARTS).reshape(-1), minlength=count + 1)
+    for component in np.flatnonzero(~on_edge & (on_trunk > 0.5 * sizes)):
+        if component == 0:
+            continue
+        region = components == component
+        ring = ndimage.binary_dilation(region) & ~region & mask
+        neighbours = np.bincount(winner[ring], minlength=int(winner.max()) + 1)
+        neighbours[0] = 0
+        if neighbours.any():
+            winner[region] = int(neighbours.argmax())
+    return winner
+
+
 def check_parsing_inputs(images: np.ndarray, masks: np.ndarray, body_parts: np.ndarray) -> None:
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise RecmvError(f"images: expected uint8 [F, H, W, 3], got {images.dtype} {images.shape}")
@@ -351,6 +388,8 @@ def parse_garments(
     labels = np.zeros(masks.shape, dtype=np.uint8)
     winner = np.zeros(masks.shape, dtype=np.int64)
     winner.reshape(-1)[inside] = decided
+    if options.enclosed_skin_to_garment:
+        winner = np.stack([garment_over_enclosed_skin(w, m, p) for w, m, p in zip(winner, masks, parts)])
     for frame in range(masks.shape[0]):
         skin = skin_labels(parts[frame])
         frame_labels = skin.copy()

@@ -11,7 +11,7 @@ from scipy.spatial import cKDTree
 from recmv.data import formats
 from recmv.errors import RecmvError
 from recmv.preprocess.auto_curves import feature_curves
-from recmv.preprocess.parsing import CHEST, HEAD
+from recmv.preprocess.parsing import CHEST, HEAD, RIGHT_UPPER_ARM
 
 
 def chamfer_px(a: np.ndarray, b: np.ndarray) -> float:
@@ -63,6 +63,23 @@ def test_the_neckline_ignores_torso_skin_apart_from_the_face():
     labels[0, 10:12, 13:17] = 14
     neck = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0], body_parts=parts)[0]["neck"]
     assert neck[:, 1].max() > 11
+
+
+def test_a_hem_never_runs_along_the_garments_top_edge():
+    labels = drawn_labels()
+    labels[0, 21, 9:21] = 12  # a dark stripe at the top's hem taken for skin, labelled leg by its body part
+    hem = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0])[0]["bottom_curve"]
+    assert np.allclose(hem[:, 1], 29.5)
+
+
+def test_a_cuff_ignores_arm_labelled_skin_joined_to_the_face():
+    labels = drawn_labels()
+    labels[0, 10:12, 11:14] = 15  # neck skin under the chin, where the fitted body's right shoulder is
+    parts = np.zeros_like(labels)
+    parts[0, 2:10] = HEAD
+    parts[0, 10:22, 8:22] = RIGHT_UPPER_ARM
+    cuff = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0], body_parts=parts)[0]["right_cuff"]
+    assert np.allclose(cuff[:, 0], 7.5)
 
 
 def test_pant_hems_split_by_leg():

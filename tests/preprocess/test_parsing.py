@@ -96,6 +96,21 @@ def test_skin_on_the_torso_takes_the_nearer_arm():
     assert (labels[:, :4] == 14).all() and (labels[:, 5:] == 15).all()
 
 
+def test_skin_enclosed_by_a_garment_on_the_trunk_goes_to_that_garment():
+    mask = np.zeros((30, 30), dtype=bool)
+    mask[5:25, 5:25] = True
+    parts = np.where(mask, parsing.CHEST, parsing.BACKGROUND)
+    parts[5:25, 5:9] = parsing.RIGHT_UPPER_ARM
+    winner = np.where(mask, 1, 0)
+    winner[12:15, 12:18] = 0  # a stripe of the garment taken for skin
+    winner[18:21, 5:9] = 0  # skin of an arm, at the silhouette's edge
+    winner[10:13, 6:8] = 0  # skin on the arm's part, inside the garment (a forearm across it)
+    result = parsing.garment_over_enclosed_skin(winner, mask, parts)
+    assert (result[12:15, 12:18] == 1).all()
+    assert (result[18:21, 5:9] == 0).all() and (result[10:13, 6:8] == 0).all()
+    assert (result[winner == 1] == 1).all()
+
+
 def test_bad_inputs_give_one_clear_error(subject_data):
     meta, _, _, images, masks, _, parts = subject_data
     options = parsing.ParsingOptions()
