@@ -163,9 +163,10 @@ def posed_curves(trainer: Trainer, curves: torch.Tensor, frames: torch.Tensor, t
 
 
 def _curves_only(value: torch.Tensor, parameters: list[torch.Tensor]) -> torch.Tensor:
-    """A term with the value of `value` whose gradient reaches `parameters` only (decoupled curves)."""
-    if not value.requires_grad:
-        return value
+    """A term with the value of `value` whose gradient reaches `parameters` only (decoupled curves; none
+    when the curves are frozen)."""
+    if not value.requires_grad or not parameters:
+        return value.detach()
     grads = torch.autograd.grad(value, parameters, retain_graph=True, allow_unused=True)
     surrogate = value.detach()
     for parameter, grad in zip(parameters, grads, strict=True):

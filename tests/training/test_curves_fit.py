@@ -122,6 +122,18 @@ def test_coupling_one_curve_lets_only_its_share_reach_the_rest_of_the_fit(tiny_s
     assert torch.allclose(grads["sdfs"], expected, rtol=1e-4, atol=1e-10)
 
 
+def test_a_coupled_curve_moves_the_deformer_while_the_curves_are_frozen(tiny_subject, fitted_sdfs, tmp_path):
+    stage = curve_stage({"curve_projection": 0.05})
+    config = tiny_config(stages=(stage,), curves=dataclasses.replace(CURVES, lr=0.0, coupled_curves=("upper_bottom",)))
+    trainer = Trainer(config, load_fit_data(tiny_subject, config.working_size), tmp_path)
+    trainer.model.load_state_dict(fitted_sdfs)
+    with torch.no_grad():
+        trainer.model.curves.normal_offset.add_(0.02)
+    value, grads = _curve_gradients(trainer, stage)
+    assert value > 0 and grads["deformer"].abs().max() > 0
+    assert not any(p.requires_grad for p in trainer.model.curves.parameters())
+
+
 def test_coupled_curves_must_be_curve_names():
     with pytest.raises(RecmvError, match="coupled_curves.*'waist'"):
         CurveConfig(coupled_curves=("waist",))
