@@ -1,11 +1,13 @@
-"""The template-loop fallback lands on the garment's wall, short of the cap that closes the SDF."""
+"""The template-loop fallback lands on the garment's wall, short of the cap that closes the SDF; learned
+curves are judged by the worst of them."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import trimesh
 
-from recmv.export.extract import read_curves, template_curves
+from recmv.export.extract import CURVE_SURFACE_TOLERANCE, read_curves, template_curves, worst_curve_offset
 
 
 def test_a_loop_past_a_shorter_surface_lands_on_its_rim_not_its_cap(tmp_path):
@@ -23,3 +25,19 @@ def test_a_loop_past_a_shorter_surface_lands_on_its_rim_not_its_cap(tmp_path):
     path = tmp_path / "canonical.json"
     path.write_text('{"hem": ' + str(curves["hem"].tolist()) + "}")
     np.testing.assert_allclose(read_curves(path)["hem"], curves["hem"])
+
+
+def test_one_learned_curve_off_the_surface_is_not_hidden_by_the_others():
+    cylinder = trimesh.creation.cylinder(radius=0.1, height=0.4, sections=128)
+    vertices, faces = np.asarray(cylinder.vertices), np.asarray(cylinder.faces)
+    angle = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+
+    def ring(radius: float, z: float) -> np.ndarray:
+        return np.stack([radius * np.cos(angle), radius * np.sin(angle), np.full(50, z)], axis=1)
+
+    on_wall = [ring(0.1, z) for z in (-0.1, 0.0, 0.1)]
+    assert worst_curve_offset(on_wall, vertices, faces) < 1e-3
+    # Three curves on the wall and one 3 cm off it: 7.5 mm on average over all points, 3 cm at worst.
+    offset = worst_curve_offset([*on_wall, ring(0.13, 0.05)], vertices, faces)
+    assert offset == pytest.approx(0.03, abs=1e-3) and offset > CURVE_SURFACE_TOLERANCE
+    assert worst_curve_offset([], vertices, faces) == 0.0
