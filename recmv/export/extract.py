@@ -4,8 +4,8 @@ garment in every frame, their curves, a GLB, videos and a manifest (REC-MV §7).
 Per garment:
 1. marching cubes of the canonical SDF (coarse-to-fine, only near the surface, in chunks);
 2. the registration target: the faces visible from some direction, minus the caps past the curves;
-3. the boundary curves: RUN/curves/canonical.json (the fit's learned curves) when present and near the
-   surface, else the template's loops projected onto the extracted surface (the manifest says which);
+3. the boundary curves: RUN/curves/canonical.json (the fit's learned curves) when present and each near
+   the surface, else the template's loops projected onto the extracted surface (the manifest says which);
 4. template registration (recmv.registration.register): loops onto curves, NICP, relaxation;
 5. every frame: the registered canonical mesh through the learned warp, then pushed out of the posed body.
 

@@ -321,11 +321,10 @@ def garment_over_enclosed_skin(winner: np.ndarray, mask: np.ndarray, parts: np.n
     edge = ~ndimage.binary_erosion(mask, iterations=1, border_value=0)
     on_edge = np.zeros(count + 1, dtype=bool)
     on_edge[np.unique(components[edge])] = True
+    on_edge[0] = True  # component 0 is everything but skin
     sizes = np.bincount(components.reshape(-1), minlength=count + 1)
     on_trunk = np.bincount(components.reshape(-1), weights=np.isin(parts, TORSO_PARTS).reshape(-1), minlength=count + 1)
     for component in np.flatnonzero(~on_edge & (on_trunk > 0.5 * sizes)):
-        if component == 0:
-            continue
         region = components == component
         ring = ndimage.binary_dilation(region) & ~region & mask
         neighbours = np.bincount(winner[ring], minlength=int(winner.max()) + 1)
