@@ -390,8 +390,12 @@ def test_the_fast_preset_loosens_the_deformation_of_skirts_and_dresses_only():
     # Only the skirt's offsets get a free margin and no rigidity term: the dress's surface drifted with them.
     assert config.tuning("skirt").consistency_margin > 0 and config.tuning("skirt").rigidity == 0
     assert config.tuning("dress").consistency_margin == 0 and config.tuning("dress").rigidity == 1
-    for garment in ("short_sleeve_upper", "long_sleeve_upper", "long_pants", "short_pants"):
+    for garment in ("short_sleeve_upper", "long_sleeve_upper"):
         assert config.tuning(garment) == GarmentTuning(), garment
+    # Trousers keep the shared deformation and only match tighter masks, as dresses do; skirts do not.
+    for garment in ("long_pants", "short_pants"):
+        assert dataclasses.replace(config.tuning(garment), garments=(), mask_dilation=1.0) == GarmentTuning(), garment
+    assert [config.tuning(g).mask_dilation < 1 for g in ("dress", "long_pants", "skirt")] == [True, True, False]
     assert reference_config().garment_tuning == ()
 
 
