@@ -34,7 +34,7 @@ loss weights, splat radii, batch sizes and marching-cubes intervals switch at ep
   `fast_config(refine_curves=True)` keeps both, with every garment's SDF capped at its own curves
   (`cap_openings`), since a template cap pushed out of its plane inside the body survived the cut at
   the curve as a membrane;
-- skirts and dresses get a looser per-frame deformation (HANGING_GARMENT_TUNING): a quarter of the
+- skirts and dresses get a looser per-frame deformation (FAST_GARMENT_TUNING): a quarter of the
   deformation-consistency weight, no mean-offset term and a 10x learning rate on their codes. A flared
   hem swings out by centimetres from where skinning puts it, and the shared weights held the offsets
   to a few millimetres in every frame (s1, 30 rotation frames: skirt worst-frame IoU 0.922 -> 0.957,
@@ -354,14 +354,14 @@ def fast_config(refine_curves: bool = False) -> FitConfig:
         regulariser_points=2048,
         stages=stages,
         curves=CurveConfig(cap_openings=refine_curves, cap_samples=2048),
-        garment_tuning=HANGING_GARMENT_TUNING,
+        garment_tuning=FAST_GARMENT_TUNING,
     )
 
 
 _DRESS_TUNING = GarmentTuning(
     garments=("dress",), deformation_consistency=0.25, mean_offset=0.0, codes_lr=10.0, mask_dilation=0.75
 )
-HANGING_GARMENT_TUNING = (
+FAST_GARMENT_TUNING = (
     dataclasses.replace(
         _DRESS_TUNING, garments=("skirt",), consistency_margin=0.02, rigidity=0.0, mask_dilation=1.0
     ),
