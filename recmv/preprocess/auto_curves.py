@@ -8,7 +8,10 @@ Each curve is the stretch of its garment's outline that borders the region expec
   whatever lies below it);
 - left/right pant: the trousers against that leg or shoe.
 A hem (bottom_curve, pant hems) also runs where the garment's outline faces down onto the background
-(between the legs, below the hem); a sideways outline there is the garment's side, not its hem.
+(between the legs, below the hem); a sideways outline there is the garment's side, not its hem, and a
+trouser hem's stretch on the background stays near that leg's skin or shoe (the crotch faces down too).
+Beside a cuff or a trouser hem, skin only a few pixels thin is a shaded fold of the garment or the
+skin-coloured background between two limbs, not the limb.
 ATR's left/right labels are the body's left and right, as curve names are. Bare torso skin is told
 from arm skin by the fitted body parts when given (`recmv.preprocess.parsing`), else by touching
 the face.
@@ -48,6 +51,12 @@ _DETACHED_REACH = 0.1
 _DOWNWARD = 0.8
 # No hem point faces up more than this share of the normal's length (60 degrees from straight up).
 _UPWARD = 0.5
+# A trouser hem's points on the background lie within this share of the garment's size (square root of
+# its area) of that leg's skin or shoe: the crotch faces down onto the background too, far from both.
+_PANT_HEM_REACH = 0.15
+# Arm or leg skin thinner than about twice this share of the image side, beside a cuff or trouser hem,
+# is a shaded fold or stripe of the garment or skin-coloured background between the limbs, not the limb.
+_THIN_SKIN = 0.004
 
 
 @dataclass
@@ -56,12 +65,14 @@ class CurveSpec:
 
     below_background: the curve also runs where the garment faces down onto the background.
     side: 'left' / 'right' to split background hem points by the nearer leg, None for no split.
+    limb_end: a cuff or trouser hem, where the garment ends around an arm or a leg.
     """
 
     garment: tuple[int, ...]
     neighbour: str
     below_background: bool = False
     side: str | None = None
+    limb_end: bool = False
 
 
 def curve_specs(garments: list[str]) -> dict[str, CurveSpec]:
@@ -78,7 +89,7 @@ def curve_specs(garments: list[str]) -> dict[str, CurveSpec]:
         if curve == "neck":
             specs[curve] = CurveSpec(own, "neck")
         elif curve in ("left_cuff", "right_cuff"):
-            specs[curve] = CurveSpec(own, curve.split("_")[0] + "_arm")
+            specs[curve] = CurveSpec(own, curve.split("_")[0] + "_arm", limb_end=True)
         elif curve == "upper_bottom":
             other = lower if own[0] not in lower else upper
             specs[curve] = CurveSpec(own, "labels:" + ",".join(map(str, other)) if other else "torso_skin")
@@ -89,7 +100,9 @@ def curve_specs(garments: list[str]) -> dict[str, CurveSpec]:
         else:
             side = curve.split("_")[0]
             leg = (LEFT_LEG, LEFT_SHOE) if side == "left" else (RIGHT_LEG, RIGHT_SHOE)
-            specs[curve] = CurveSpec(own, "labels:" + ",".join(map(str, leg)), below_background=True, side=side)
+            specs[curve] = CurveSpec(
+                own, "labels:" + ",".join(map(str, leg)), below_background=True, side=side, limb_end=True
+            )
     return specs
 
 
@@ -169,6 +182,9 @@ def extract_curve(
     if not garment.any():
         return None
     neighbour = drop_specks(neighbour_mask(labels, spec.neighbour, body_parts), min_area)
+    if spec.limb_end:
+        radius = max(1, round(_THIN_SKIN * min(labels.shape)))
+        neighbour = ndimage.binary_opening(neighbour, structure=np.ones((3, 3), bool), iterations=radius)
     near = ndimage.binary_dilation(neighbour, iterations=_REACH)
     background = np.zeros_like(garment)
     if spec.below_background:
@@ -179,7 +195,8 @@ def extract_curve(
         background = labels == 0
         facing = ndimage.binary_dilation(background, iterations=_REACH) & (downness > _DOWNWARD)
         if spec.side is not None:
-            facing &= _nearer_side(labels, spec.side)
+            reach = _PANT_HEM_REACH * np.sqrt(garment.sum())
+            facing &= _nearer_side(labels, spec.side) & (_distance_to(neighbour) <= reach)
         near = near | facing
     runs = outline_runs(garment, near, min_points)
     if not runs:
@@ -232,12 +249,15 @@ def _nearest_pixels(region: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.stack([cols[points[:, 1], points[:, 0]], rows[points[:, 1], points[:, 0]]], axis=-1)
 
 
+def _distance_to(region: np.ndarray) -> np.ndarray:
+    """[H, W] distance (px) of every pixel to the region [H, W] bool; infinite where the region is empty."""
+    return ndimage.distance_transform_edt(~region) if region.any() else np.full(region.shape, np.inf)
+
+
 def _nearer_side(labels: np.ndarray, side: str) -> np.ndarray:
     """[H, W] bool: pixels nearer to that side's leg or shoe than to the other side's."""
-    left = np.isin(labels, (LEFT_LEG, LEFT_SHOE))
-    right = np.isin(labels, (RIGHT_LEG, RIGHT_SHOE))
-    to_left = ndimage.distance_transform_edt(~left) if left.any() else np.full(labels.shape, np.inf)
-    to_right = ndimage.distance_transform_edt(~right) if right.any() else np.full(labels.shape, np.inf)
+    to_left = _distance_to(np.isin(labels, (LEFT_LEG, LEFT_SHOE)))
+    to_right = _distance_to(np.isin(labels, (RIGHT_LEG, RIGHT_SHOE)))
     return to_left < to_right if side == "left" else to_right < to_left
 
 

@@ -123,6 +123,9 @@ class ParsingOptions:
     enclosed_skin_to_garment: bool = True
     """Skin patches on the trunk with no way to the silhouette's edge go to the garment around them
     (`garment_over_enclosed_skin`)."""
+    edge_sliver: float = 0.002
+    """Skin thinner than about twice this share of the image side (1 px at 512², none below 250²) along
+    the silhouette's edge, beside a garment, goes to that garment (`garment_over_edge_slivers`)."""
 
 
 # --- body parts ---------------------------------------------------------------------------------
@@ -334,6 +337,31 @@ def garment_over_enclosed_skin(winner: np.ndarray, mask: np.ndarray, parts: np.n
     return winner
 
 
+def garment_over_edge_slivers(winner: np.ndarray, mask: np.ndarray, width: int) -> np.ndarray:
+    """One frame's classes with thin skin slivers along the silhouette's edge given to the garment beside them.
+
+    The person mask reaches a pixel or two past the clothes, and there a garment's colour is mixed with
+    the background's: where the background is skin-coloured (a warm wall) those pixels take the skin
+    class, and the garment gains a skin border along its whole outline, which a cuff or a trouser hem
+    would then follow. Skin that a binary opening of radius `width` removes, within `width` of the
+    edge, goes to the garment most common around it; without a garment beside it (a fingertip against
+    the background) it stays skin.
+
+    winner: [H, W] int class indices (0 = skin); mask: [H, W] bool person. Returns [H, W] int, a copy.
+    """
+    winner = winner.copy()
+    skin = (winner == 0) & mask
+    thin = skin & ~ndimage.binary_opening(skin, structure=np.ones((3, 3), bool), iterations=width)
+    near_edge = ~ndimage.binary_erosion(mask, iterations=width + 1, border_value=0)
+    components, count = ndimage.label(thin & near_edge)
+    for component in range(1, count + 1):
+        region = components == component
+        ring = ndimage.binary_dilation(region, iterations=width) & ~region & mask & (winner > 0)
+        if ring.any():
+            winner[region] = int(np.bincount(winner[ring]).argmax())
+    return winner
+
+
 def check_parsing_inputs(images: np.ndarray, masks: np.ndarray, body_parts: np.ndarray) -> None:
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise RecmvError(f"images: expected uint8 [F, H, W, 3], got {images.dtype} {images.shape}")
@@ -389,6 +417,9 @@ def parse_garments(
     winner.reshape(-1)[inside] = decided
     if options.enclosed_skin_to_garment:
         winner = np.stack([garment_over_enclosed_skin(w, m, p) for w, m, p in zip(winner, masks, parts)])
+    sliver_width = round(options.edge_sliver * min(masks.shape[1:]))
+    if sliver_width > 0:
+        winner = np.stack([garment_over_edge_slivers(w, m, sliver_width) for w, m in zip(winner, masks)])
     for frame in range(masks.shape[0]):
         skin = skin_labels(parts[frame])
         frame_labels = skin.copy()

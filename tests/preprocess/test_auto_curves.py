@@ -82,6 +82,23 @@ def test_a_cuff_ignores_arm_labelled_skin_joined_to_the_face():
     assert np.allclose(cuff[:, 0], 7.5)
 
 
+def test_a_cuff_ignores_thin_arm_skin_along_the_sleeve():
+    labels = drawn_labels()
+    labels[0, 20:22, 14:22] = 14  # a two-pixel shaded fold along the sleeve's lower edge taken for arm skin
+    cuff = feature_curves(labels, ["short_sleeve_upper", "skirt"], [0])[0]["left_cuff"]
+    assert np.allclose(cuff[:, 0], 21.5)
+
+
+def test_a_trouser_hem_never_runs_along_the_crotch():
+    labels = np.zeros((1, 30, 20), dtype=np.int64)
+    labels[0, 5:22, 2:18] = 6
+    labels[0, 12:22, 6:14] = 0  # the gap between the legs; its top, the crotch, faces down onto the background
+    labels[0, 22:28, 2:6] = 13
+    labels[0, 22:28, 14:18] = 12
+    curves = feature_curves(labels, ["long_pants"], [0])[0]
+    assert np.allclose(curves["left_pant"][:, 1], 21.5) and np.allclose(curves["right_pant"][:, 1], 21.5)
+
+
 def test_pant_hems_split_by_leg():
     labels = np.zeros((1, 30, 20), dtype=np.int64)
     labels[0, 5:20, 4:16] = 6

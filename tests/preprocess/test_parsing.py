@@ -111,6 +111,22 @@ def test_skin_enclosed_by_a_garment_on_the_trunk_goes_to_that_garment():
     assert (result[winner == 1] == 1).all()
 
 
+def test_thin_skin_along_the_silhouette_edge_goes_to_the_garment_beside_it():
+    mask = np.zeros((30, 40), dtype=bool)
+    mask[5:25, 5:25] = True
+    mask[10:16, 25:31] = True  # a hand beside the garment
+    mask[12, 31:35] = True  # a one-pixel finger off the hand
+    winner = np.where(mask, 1, 0)
+    winner[10:16, 25:31] = 0
+    winner[12, 31:35] = 0
+    winner[5:25, 5] = 0  # background mixed into the garment's edge, taken for skin
+    winner[18:25, 18:24] = 0  # a forearm at the silhouette's edge, six pixels across
+    result = parsing.garment_over_edge_slivers(winner, mask, width=1)
+    assert (result[5:25, 5] == 1).all()
+    assert (result[10:16, 25:31] == 0).all() and (result[12, 31:35] == 0).all() and (result[18:25, 18:24] == 0).all()
+    assert (result[winner == 1] == 1).all()
+
+
 def test_bad_inputs_give_one_clear_error(subject_data):
     meta, _, _, images, masks, _, parts = subject_data
     options = parsing.ParsingOptions()
