@@ -184,7 +184,11 @@ def extract_curve(
     neighbour = drop_specks(neighbour_mask(labels, spec.neighbour, body_parts), min_area)
     if spec.limb_end:
         radius = max(1, round(_THIN_SKIN * min(labels.shape)))
-        neighbour = ndimage.binary_opening(neighbour, structure=np.ones((3, 3), bool), iterations=radius)
+        square = np.ones((3, 3), bool)
+        core = ndimage.binary_opening(neighbour, structure=square, iterations=radius)
+        # Back out to the skin's own outline near what stays: the opening also trims the thin wedge of
+        # skin where a sleeve crosses the arm at a slant, which is the cuff's end.
+        neighbour &= ndimage.binary_dilation(core, structure=square, iterations=radius)
     near = ndimage.binary_dilation(neighbour, iterations=_REACH)
     background = np.zeros_like(garment)
     if spec.below_background:
