@@ -353,12 +353,14 @@ def garment_over_edge_slivers(winner: np.ndarray, mask: np.ndarray, width: int) 
     skin = (winner == 0) & mask
     thin = skin & ~ndimage.binary_opening(skin, structure=np.ones((3, 3), bool), iterations=width)
     near_edge = ~ndimage.binary_erosion(mask, iterations=width + 1, border_value=0)
-    components, count = ndimage.label(thin & near_edge)
-    for component in range(1, count + 1):
-        region = components == component
-        ring = ndimage.binary_dilation(region, iterations=width) & ~region & mask & (winner > 0)
+    components, _ = ndimage.label(thin & near_edge)
+    for component, box in enumerate(ndimage.find_objects(components), start=1):
+        # Each sliver's window, padded so its ring fits.
+        window = tuple(slice(max(0, b.start - width), b.stop + width) for b in box)
+        region = components[window] == component
+        ring = ndimage.binary_dilation(region, iterations=width) & ~region & mask[window] & (winner[window] > 0)
         if ring.any():
-            winner[region] = int(np.bincount(winner[ring]).argmax())
+            winner[window][region] = int(np.bincount(winner[window][ring]).argmax())
     return winner
 
 
