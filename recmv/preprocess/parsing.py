@@ -343,9 +343,10 @@ def garment_over_edge_slivers(winner: np.ndarray, mask: np.ndarray, width: int) 
     The person mask reaches a pixel or two past the clothes, and there a garment's colour is mixed with
     the background's: where the background is skin-coloured (a warm wall) those pixels take the skin
     class, and the garment gains a skin border along its whole outline, which a cuff or a trouser hem
-    would then follow. Skin that a binary opening of radius `width` removes, within `width` of the
-    edge, goes to the garment most common around it; without a garment beside it (a fingertip against
-    the background) it stays skin.
+    would then follow. Skin that a 3x3 binary opening repeated `width` times removes (thinner than
+    2·width + 1 pixels), within width + 1 pixels of the edge, goes to the garment most common within
+    `width` pixels around it; without a garment beside it (a fingertip against the background) it stays
+    skin.
 
     winner: [H, W] int class indices (0 = skin); mask: [H, W] bool person. Returns [H, W] int, a copy.
     """
