@@ -327,13 +327,7 @@ def garment_over_enclosed_skin(winner: np.ndarray, mask: np.ndarray, parts: np.n
     on_edge[0] = True  # component 0 is everything but skin
     sizes = np.bincount(components.reshape(-1), minlength=count + 1)
     on_trunk = np.bincount(components.reshape(-1), weights=np.isin(parts, TORSO_PARTS).reshape(-1), minlength=count + 1)
-    for component in np.flatnonzero(~on_edge & (on_trunk > 0.5 * sizes)):
-        region = components == component
-        ring = ndimage.binary_dilation(region) & ~region & mask
-        neighbours = np.bincount(winner[ring], minlength=int(winner.max()) + 1)
-        neighbours[0] = 0
-        if neighbours.any():
-            winner[region] = int(neighbours.argmax())
+    give_to_surrounding_garment(winner, components, np.flatnonzero(~on_edge & (on_trunk > 0.5 * sizes)), mask, 1)
     return winner
 
 
@@ -354,15 +348,28 @@ def garment_over_edge_slivers(winner: np.ndarray, mask: np.ndarray, width: int) 
     skin = (winner == 0) & mask
     thin = skin & ~ndimage.binary_opening(skin, structure=np.ones((3, 3), bool), iterations=width)
     near_edge = ~ndimage.binary_erosion(mask, iterations=width + 1, border_value=0)
-    components, _ = ndimage.label(thin & near_edge)
-    for component, box in enumerate(ndimage.find_objects(components), start=1):
-        # Each sliver's window, padded so its ring fits.
-        window = tuple(slice(max(0, b.start - width), b.stop + width) for b in box)
+    components, count = ndimage.label(thin & near_edge)
+    give_to_surrounding_garment(winner, components, range(1, count + 1), mask, width)
+    return winner
+
+
+def give_to_surrounding_garment(
+    winner: np.ndarray, components: np.ndarray, selected, mask: np.ndarray, reach: int
+) -> None:
+    """In place: each selected component takes the garment class most common within `reach` pixels around
+    it inside the mask; one with no garment around keeps its class.
+
+    winner: [H, W] int class indices (0 = skin), changed in place, in the order of `selected`;
+    components: [H, W] int component ids (`ndimage.label`); selected: the ids to relabel.
+    """
+    boxes = ndimage.find_objects(components)
+    for component in selected:
+        # The component's bounding box, padded so its ring fits: one small dilation per component.
+        window = tuple(slice(max(0, b.start - reach), b.stop + reach) for b in boxes[component - 1])
         region = components[window] == component
-        ring = ndimage.binary_dilation(region, iterations=width) & ~region & mask[window] & (winner[window] > 0)
+        ring = ndimage.binary_dilation(region, iterations=reach) & ~region & mask[window] & (winner[window] > 0)
         if ring.any():
             winner[window][region] = int(np.bincount(winner[window][ring]).argmax())
-    return winner
 
 
 def check_parsing_inputs(images: np.ndarray, masks: np.ndarray, body_parts: np.ndarray) -> None:
